@@ -1,0 +1,1 @@
+"""The CLIP advisor: knowing what CLIP cannot do, and routing those queries elsewhere."""

@@ -1,0 +1,65 @@
+"""The error hierarchy: every failure a user can cause or meet carries one plain sentence.
+
+Shells map these to their own conventions (the CLI to an exit code, the server to an HTTP status
+and OpenAI's error shape), so library code raises them and never prints or exits itself.
+"""
+
+from __future__ import annotations
+
+
+class PolymodalError(Exception):
+    """Base class: ``str(error)`` is a complete, user-facing sentence."""
+
+    exit_code: int = 1
+    http_status: int = 500
+    error_type: str = "server_error"
+
+
+class BadInputError(PolymodalError):
+    """The caller's input is wrong: a missing or corrupt file, a bad option value."""
+
+    exit_code = 2
+    http_status = 400
+    error_type = "invalid_request_error"
+
+
+class TooLargeError(BadInputError):
+    """The input is over a size limit (file too big, prompt too long, decompression bomb)."""
+
+    http_status = 413
+
+
+class ModelUnavailableError(PolymodalError):
+    """A named model is unknown, or known but not on this machine."""
+
+    exit_code = 3
+    http_status = 404
+    error_type = "model_not_found"
+
+
+class DependencyMissingError(PolymodalError):
+    """An optional dependency (an extra) is not installed."""
+
+    exit_code = 3
+    http_status = 501
+    error_type = "not_implemented"
+
+
+class BusyError(PolymodalError):
+    """The service is at capacity; try again later."""
+
+    exit_code = 4
+    http_status = 503
+    error_type = "server_busy"
+
+
+def require(module: str, extra: str):
+    """Import an optional dependency, or raise a sentence naming the extra that provides it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise DependencyMissingError(
+            f"This needs the '{module}' package: install it with pip install 'polymodal[{extra}]'."
+        ) from exc

@@ -1,0 +1,1 @@
+"""The speech room: Whisper transcription and translation, subtitles, speaker labels."""

@@ -1,0 +1,1 @@
+"""The vision room: CLIP embeddings, classification, similarity, duplicates, moderation."""
