@@ -6,7 +6,7 @@ import importlib
 
 from polymodal.cli.app import app
 
-_COMMAND_MODULES = ("models", "speech", "vision", "advisor")
+_COMMAND_MODULES = ("models", "speech", "embed", "vision", "advisor")
 
 
 def _register() -> None:
