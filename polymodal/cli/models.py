@@ -37,12 +37,13 @@ def list_models(
     if json_out:
         print_json(rows)
         return
-    table = Table("name", "family", "source", "size MB", "offline", "note")
+    table = Table("name", "family", "MB", "offline", "source", "note")
+    table.columns[0].no_wrap = True
+    table.columns[4].overflow = "fold"
     for row in rows:
         mark = "[green]yes[/]" if row["available"] else "[red]no[/]"
         name = row["name"] + (" *" if row["default"] else "")
-        table.add_row(
-            name, row["family"], row["source"], f"{row['size_mb']:.0f}", mark, row["note"]
-        )
+        size = f"{row['size_mb']:.0f}"
+        table.add_row(name, row["family"], size, mark, row["source"], row["note"])
     console.print(table)
     console.print("* default of its family")
