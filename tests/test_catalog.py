@@ -1,0 +1,102 @@
+"""The model catalogue: packaged weights resolve offline, everything else fails with a how-to."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from polymodal import catalog
+from polymodal.errors import ModelUnavailableError
+
+
+@pytest.fixture
+def fresh_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("POLYMODAL_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+def test_whisper_base_is_joined_once_with_the_right_size(fresh_home):
+    part1, part2 = catalog._whisper_base_parts()
+    resolved = catalog.resolve("whisper-base", "whisper")
+    model_bin = resolved.path / "model.bin"
+    assert resolved.path == fresh_home / "models" / "whisper-base"
+    assert model_bin.stat().st_size == part1.stat().st_size + part2.stat().st_size
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        assert (resolved.path / name).is_file()
+    with model_bin.open("rb") as joined, part1.open("rb") as first:
+        assert joined.read(4096) == first.read(4096)
+    first_mtime = model_bin.stat().st_mtime_ns
+    catalog.resolve("whisper-base", "whisper")
+    assert model_bin.stat().st_mtime_ns == first_mtime, "a complete join must not be redone"
+    assert not list(resolved.path.glob(".model.bin.*")), "no temporary file may be left"
+
+
+def test_a_truncated_join_is_redone(fresh_home):
+    resolved = catalog.resolve("whisper-base", "whisper")
+    model_bin = resolved.path / "model.bin"
+    size = model_bin.stat().st_size
+    with model_bin.open("r+b") as handle:
+        handle.truncate(size // 2)
+    catalog.resolve("whisper-base", "whisper")
+    assert model_bin.stat().st_size == size
+
+
+def test_packaged_models_are_available_offline():
+    infos = {info.spec.name: info for info in catalog.list_models()}
+    for name in ("whisper-base", "whisper-tiny.en", "resemblyzer"):
+        assert infos[name].available, infos[name].note
+        assert infos[name].path.exists()
+    assert catalog.resolve("whisper-tiny.en", "whisper").path.joinpath("model.bin").is_file()
+
+
+def test_hub_models_not_in_the_cache_say_how_to_get_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    with pytest.raises(ModelUnavailableError) as error:
+        catalog.resolve("whisper-small", "whisper")
+    message = str(error.value)
+    assert "Systran/faster-whisper-small" in message and "local model directory" in message
+
+
+def test_unknown_model_suggests_close_names():
+    with pytest.raises(ModelUnavailableError, match="Did you mean whisper-small"):
+        catalog.resolve("whisper-smal", "whisper")
+
+
+def test_model_of_another_family_is_refused():
+    with pytest.raises(ModelUnavailableError, match="clip model, not a whisper model"):
+        catalog.resolve("clip-vit-base-patch32", "whisper")
+
+
+def test_a_local_directory_resolves_as_itself(tmp_path):
+    resolved = catalog.resolve(tmp_path, "clip")
+    assert resolved.path == tmp_path.resolve()
+    assert resolved.spec.family == "clip"
+
+
+def test_defaults_follow_settings(monkeypatch):
+    assert catalog.default_model("whisper") == "whisper-base"
+    monkeypatch.setenv("POLYMODAL_WHISPER_MODEL", "whisper-tiny.en")
+    assert catalog.default_model("whisper") == "whisper-tiny.en"
+    assert catalog.default_model("voice") == "resemblyzer"
+
+
+def test_models_list_cli_json():
+    from polymodal.cli import _register, app
+
+    _register()
+    result = CliRunner().invoke(app, ["models", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert rows["whisper-base"]["available"] is True
+    assert rows["whisper-base"]["size_mb"] > 100
+    assert {"family", "source", "memory_mb", "note"} <= set(rows["detr-resnet-50"])
+
+
+def test_models_list_filters_by_family():
+    from polymodal.cli import _register, app
+
+    _register()
+    result = CliRunner().invoke(app, ["models", "list", "--family", "nope", "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout) == []
