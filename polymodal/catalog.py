@@ -156,7 +156,7 @@ CATALOG: dict[str, ModelSpec] = {
         _spec(
             "detr-resnet-50",
             "detector",
-            "hf:facebook/detr-resnet-50",
+            "hf:facebook/detr-resnet-50@no_timm",  # transformers ResNet backbone: no timm
             "DETR ResNet-50 object detector (COCO labels)",
             167,
             600,
@@ -270,19 +270,27 @@ _PACKAGED: dict[str, tuple[Callable[[], Path | None], str]] = {
 # --- Hugging Face cache -----------------------------------------------------------------------
 
 
-def _hf_cached(repo_id: str) -> Path | None:
+def _hf_ref(ref: str) -> tuple[str, str | None]:
+    """Split ``owner/name@revision`` into the repository id and the revision (or None)."""
+    repo_id, _, revision = ref.partition("@")
+    return repo_id, revision or None
+
+
+def _hf_cached(ref: str) -> Path | None:
     from huggingface_hub import snapshot_download
 
+    repo_id, revision = _hf_ref(ref)
     try:
-        return Path(snapshot_download(repo_id, local_files_only=True))
+        return Path(snapshot_download(repo_id, revision=revision, local_files_only=True))
     except Exception:
         return None
 
 
-def _hf_download(repo_id: str) -> Path:
+def _hf_download(ref: str) -> Path:
     from huggingface_hub import snapshot_download
 
-    return Path(snapshot_download(repo_id))
+    repo_id, revision = _hf_ref(ref)
+    return Path(snapshot_download(repo_id, revision=revision))
 
 
 # --- public API -------------------------------------------------------------------------------
@@ -292,7 +300,7 @@ def get_spec(name: str) -> ModelSpec:
     """The catalogue entry for ``name``; unknown names get a sentence listing close choices."""
     if name in CATALOG:
         return CATALOG[name]
-    aliases = {spec.source.removeprefix("hf:"): spec for spec in CATALOG.values()}
+    aliases = {_hf_ref(spec.source.removeprefix("hf:"))[0]: spec for spec in CATALOG.values()}
     if name in aliases:
         return aliases[name]
     import difflib
@@ -330,9 +338,12 @@ def _locate(spec: ModelSpec) -> tuple[Path | None, str]:
 def _how_to_get(spec: ModelSpec, note: str) -> str:
     if spec.source.startswith("package:"):
         return f"its weights come with a package: {note}"
-    ref = spec.source.removeprefix("hf:")
+    repo_id, revision = _hf_ref(spec.source.removeprefix("hf:"))
+    command = f"huggingface-cli download {repo_id}" + (
+        f" --revision {revision}" if revision else ""
+    )
     return (
-        f"download '{ref}' on a machine with internet (huggingface-cli download {ref}) and copy "
+        f"download '{repo_id}' on a machine with internet ({command}) and copy "
         "the Hugging Face cache here, or pass a local model directory instead of the name"
     )
 

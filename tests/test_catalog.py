@@ -100,3 +100,13 @@ def test_models_list_filters_by_family():
     _register()
     result = CliRunner().invoke(app, ["models", "list", "--family", "nope", "--json"])
     assert result.exit_code == 0 and json.loads(result.stdout) == []
+
+
+def test_detector_default_uses_the_revision_without_timm(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    assert catalog._hf_ref("facebook/detr-resnet-50@no_timm") == (
+        "facebook/detr-resnet-50",
+        "no_timm",
+    )
+    with pytest.raises(ModelUnavailableError, match="--revision no_timm"):
+        catalog.resolve("detr-resnet-50", "detector")

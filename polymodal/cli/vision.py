@@ -89,6 +89,12 @@ def classify(
     ] = None,
     top_k: Annotated[int | None, typer.Option("--top-k", "-k", min=1, help="Best k.")] = None,
     model: ModelOption = None,
+    detector: Annotated[
+        str | None, typer.Option("--detector", help="Detector that answers counting labels.")
+    ] = None,
+    no_route: Annotated[
+        bool, typer.Option("--no-route", help="Don't run the detector on counting labels.")
+    ] = False,
     no_cache: NoCache = False,
     json_out: JsonOption = False,
 ) -> None:
@@ -105,6 +111,8 @@ def classify(
             thresholds=_thresholds(threshold),
             top_k=top_k,
             cache=not no_cache,
+            route=not no_route,
+            detector=detector,
             progress=progress,
         )
     _report_failures(result.failures, len(result.items))
@@ -133,6 +141,10 @@ def _render_classification(result: Any, top_k: int | None) -> None:
         console.print(f" Instead: {note.alternative}" if note.alternative else "")
     for routed in result.routed:
         console.print(f"[cyan]routed[/] '{routed.label}': {routed.reason} Run: {routed.command}")
+    for count in result.counts:
+        console.print(f"[cyan]detector[/] {count.path}: {count.count} × {count.target}")
+    for note in result.route_notes:
+        console.print(f"[yellow]note[/] {note}")
 
 
 @app.command("similar")

@@ -39,6 +39,46 @@ class RoutedQuery:
     command: str
 
 
+@dataclass(frozen=True)
+class RoutedCount:
+    """The detector's answer to a routed counting label for one image."""
+
+    path: str
+    label: str
+    target: str
+    count: int
+
+
+def answer_counts(
+    paths: Sequence[str], routed: Sequence[RoutedQuery], *, detector: str | None = None
+) -> tuple[tuple[RoutedCount, ...], tuple[str, ...]]:
+    """Count each routed label's target in every image with the object detector.
+
+    Returns the counts and notes on routes that could not run (no detector on this machine,
+    a noun the detector has no label for). A missing detector never fails the classification:
+    the labels were still scored by CLIP, with the advisor's warning attached.
+    """
+    counting = [r for r in routed if r.task == "count"]
+    if not counting or not paths:
+        return (), ()
+    from polymodal.advisor import count_objects
+    from polymodal.errors import BadInputError, PolymodalError
+
+    counts: list[RoutedCount] = []
+    notes: list[str] = []
+    for query in counting:
+        try:
+            for path in paths:
+                result = count_objects(path, query.target, model=detector)
+                counts.append(RoutedCount(path, query.label, query.target, result.count))
+        except BadInputError as exc:
+            notes.append(f"'{query.label}' was not counted: {exc}")
+        except PolymodalError as exc:
+            notes.append(f"Counting needs the object detector: {exc}")
+            break
+    return tuple(counts), tuple(notes)
+
+
 def _checker() -> Callable[[Sequence[str]], Sequence[Any]] | None:
     """The advisor's batch check (one parse for all labels), or ``None`` without the advisor."""
     try:

@@ -26,7 +26,7 @@ import numpy as np
 from polymodal.errors import BadInputError
 from polymodal.progress import ProgressCallback
 from polymodal.vision import embed
-from polymodal.vision.advice import LabelAdvice, RoutedQuery, advise
+from polymodal.vision.advice import LabelAdvice, RoutedCount, RoutedQuery, advise, answer_counts
 from polymodal.vision.embed import Failure
 from polymodal.vision.files import PathLike, image_files
 from polymodal.vision.prompts import (
@@ -78,6 +78,8 @@ class ClassificationResult:
 
     ``advice``: warnings about labels CLIP judges poorly (counting, spatial relations,
     negation ...). ``routed``: labels another tool answers properly, with the command to run.
+    ``counts``: the object detector's answers to routed counting labels, per image;
+    ``route_notes``: why a route could not run (for example, no detector on this machine).
     """
 
     items: tuple[ImageLabels, ...]
@@ -89,6 +91,8 @@ class ClassificationResult:
     logit_scale: float
     advice: tuple[LabelAdvice, ...] = ()
     routed: tuple[RoutedQuery, ...] = ()
+    counts: tuple[RoutedCount, ...] = ()
+    route_notes: tuple[str, ...] = ()
 
     def __iter__(self) -> Iterator[ImageLabels]:
         return iter(self.items)
@@ -176,6 +180,8 @@ def classify(
     top_k: int | None = None,
     cache: bool = True,
     progress: ProgressCallback | None = None,
+    route: bool = True,
+    detector: str | os.PathLike[str] | None = None,
 ) -> ClassificationResult:
     """Classify image files (or the images in folders) against ``labels`` with CLIP, zero-shot.
 
@@ -186,7 +192,8 @@ def classify(
     rest); a probability in single-label mode, a cosine in multi-label mode (module notes).
     ``top_k``: keep the k best labels per image. Bad image files land in ``failures``; the
     rest completes. Image and label embeddings both come from the persistent cache when
-    ``cache`` is on.
+    ``cache`` is on. ``route``: answer counting labels with the object detector ``detector``
+    (default model of the catalogue) as well, since CLIP cannot count.
     """
     chosen = clean_labels(labels)
     if not multi_label and len(chosen) < 2:
@@ -202,6 +209,9 @@ def classify(
     text_vectors = label_vectors(chosen, prompt_templates, model=model, cache=cache)
     embedded = embed.embed_images(image_files(images), model=model, cache=cache, progress=progress)
     scale = float(embed.get_encoder(model).logit_scale)
+    counts, route_notes = (
+        answer_counts(embedded.paths, routed, detector=detector) if route else ((), ())
+    )
     similarities, probabilities = score_images(embedded.vectors, text_vectors, scale)
     items = tuple(
         _rank(path, chosen, similarities[i], probabilities[i], limits, multi_label, top_k)
@@ -217,4 +227,6 @@ def classify(
         logit_scale=scale,
         advice=advice,
         routed=routed,
+        counts=counts,
+        route_notes=route_notes,
     )

@@ -222,3 +222,39 @@ def test_the_real_advisor_routes_counting_labels():
     found, routed = advice.advise(["a photo of a beach", "three dogs"])
     assert [(r.label, r.target) for r in routed] == [("three dogs", "dog")]
     assert all(a.label == "three dogs" for a in found)
+
+
+def test_counting_labels_are_answered_by_the_detector(fake, images, monkeypatch):
+    import polymodal.advisor
+
+    monkeypatch.setattr(advice, "_checker", _fake_advisor({"three dogs": ["counting"]}))
+    monkeypatch.setattr(advice, "_counting_target", lambda label: "dog")
+    asked = []
+
+    def count_objects(image, noun, *, model=None):
+        asked.append((image, noun, model))
+        return SimpleNamespace(count=3)
+
+    monkeypatch.setattr(polymodal.advisor, "count_objects", count_objects)
+    result = classify([images["puppy"]], ["cat", "three dogs"], detector="my-detr")
+    assert [(c.label, c.target, c.count) for c in result.counts] == [("three dogs", "dog", 3)]
+    assert asked == [(result.items[0].path, "dog", "my-detr")]
+    assert result.route_notes == ()
+    assert classify([images["puppy"]], ["cat", "three dogs"], route=False).counts == ()
+
+
+def test_a_missing_detector_leaves_a_note_not_an_error(fake, images, monkeypatch):
+    import polymodal.advisor
+    from polymodal.errors import ModelUnavailableError
+
+    monkeypatch.setattr(advice, "_checker", _fake_advisor({"three dogs": ["counting"]}))
+    monkeypatch.setattr(advice, "_counting_target", lambda label: "dog")
+
+    def count_objects(image, noun, *, model=None):
+        raise ModelUnavailableError("Model 'detr-resnet-50' is not available offline.")
+
+    monkeypatch.setattr(polymodal.advisor, "count_objects", count_objects)
+    result = classify([images["puppy"]], ["cat", "three dogs"])
+    assert result.counts == ()
+    assert len(result.route_notes) == 1 and "not available offline" in result.route_notes[0]
+    assert len(result.items[0].scores) == 2
