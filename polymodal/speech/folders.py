@@ -153,7 +153,8 @@ def transcribe_folder(
     """Transcribe files and folders into ``out_dir`` (one output per file and format).
 
     Up-to-date outputs are skipped unless ``force``; failures are reported per file, never
-    raised (except for inputs that do not exist or folders without media). ``drop_suspect``
+    raised (except for inputs that do not exist, folders without media, and bad enrolment
+    clips, which would fail every file alike). ``drop_suspect``
     removes suspect segments from txt/srt/vtt; JSON always keeps them, flagged.
     """
     from polymodal.speech.transcriber import Transcriber
@@ -168,6 +169,10 @@ def transcribe_folder(
         for i in range(len(files))
         if i not in todo
     }
+    if speakers is not None and todo:
+        from polymodal.speech.speakers import check_enrolment
+
+        check_enrolment(speakers)
     engine = transcriber or Transcriber(model, device=device)
     sources = [files[i][0] for i in todo]
     for position, result in _results(engine, sources, speakers, progress, options):

@@ -155,6 +155,22 @@ class EmbeddingDiarizer:
     def __init__(self, encoder: VoiceEncoder) -> None:
         self.encoder = encoder
 
+    def voice_prints(self, options: SpeakerOptions) -> dict[str, np.ndarray]:
+        """Each enrolled name's voice print, computed once per clip file (size and mtime)."""
+        prints = {}
+        for name, path in options.enroll.items():
+            clip = Path(path)
+            stat = clip.stat() if clip.is_file() else None
+            key = (str(clip.resolve()), stat.st_size, stat.st_mtime_ns) if stat else None
+            if key is None or key not in _VOICE_PRINTS:
+                vector = voices.voice_print(self.encoder, clip, name)
+                if key is not None:
+                    _VOICE_PRINTS[key] = vector
+                prints[name] = vector
+            else:
+                prints[name] = _VOICE_PRINTS[key]
+        return prints
+
     def diarize(
         self,
         audio: np.ndarray,
@@ -162,10 +178,7 @@ class EmbeddingDiarizer:
         options: SpeakerOptions,
     ) -> Diarization:
         # Enrolment clips are checked first: a bad clip fails before any real work.
-        prints = {
-            name: voices.voice_print(self.encoder, Path(path), name)
-            for name, path in options.enroll.items()
-        }
+        prints = self.voice_prints(options)
         windows = voices.embed_windows(self.encoder, audio, regions)
         if len(windows) == 0:
             raise BadInputError("The audio holds no speech, so there are no speakers to label.")
@@ -196,6 +209,20 @@ def _match_enrolled(
     return {
         labels[r]: names[c] for r, c in zip(rows, cols, strict=True) if sims[r, c] >= ENROL_MATCH
     }
+
+
+_VOICE_PRINTS: dict[tuple[str, int, int], np.ndarray] = {}
+
+
+def check_enrolment(options: SpeakerOptions, model: str | None = None) -> None:
+    """Compute the enrolled voice prints now, raising :class:`BadInputError` for a bad clip.
+
+    A folder run calls this once before its first file: otherwise one bad clip would fail
+    every file in turn, each with the same error.
+    """
+    diarizer = get_diarizer(model)
+    if options.enroll and isinstance(diarizer, EmbeddingDiarizer):
+        diarizer.voice_prints(options)
 
 
 def get_diarizer(model: str | None = None) -> Diarizer:

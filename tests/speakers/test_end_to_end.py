@@ -120,3 +120,14 @@ def test_cli_too_short_enrolment_clip(two_voices, short_clip):
     assert result.exit_code != 0
     assert "at least 2 s is needed" in result.output
     assert len(result.output.strip().splitlines()) == 1  # the sentence, no half-printed SRT
+
+
+def test_folder_run_refuses_a_bad_enrolment_clip_once_before_any_file(
+    two_voices, short_clip, tmp_path
+):
+    out = tmp_path / "out"
+    flags = ["--enroll", f"Alice={short_clip}", "--out", str(out), "--format", "srt"]
+    result = CliRunner().invoke(app, ["transcribe", str(two_voices.path), *flags])
+    assert result.exit_code == 2
+    assert "at least 2 s is needed" in result.output
+    assert not list(out.glob("*.srt")), "nothing may be written when the enrolment is bad"
