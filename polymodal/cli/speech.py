@@ -53,7 +53,7 @@ def transcribe_command(
     fmt: Annotated[Format, _opt("--format", "-f", help="Output format, or all.")] = Format.txt,
     out: Annotated[Path | None, _opt("--out", "-o", help="Write files here (else print).")] = None,
     drop_suspect: Annotated[bool, _opt("--drop-suspect", help="Leave out suspect text.")] = False,
-    beam_size: Annotated[int, _opt("--beam-size", help="Beam width; 1 is greedy (default).")] = 1,
+    beam_size: Annotated[int, _opt("--beam-size", help="Beam width; 1 is greedy.")] = 5,
     batch_size: Annotated[int, _opt("--batch-size", help="Chunks decoded together.")] = 8,
     no_vad: Annotated[bool, _opt("--no-vad", help="Decode silence too (not advised).")] = False,
     compression_ratio_threshold: Annotated[float, _opt(help="Above: looping, retried.")] = 2.4,

@@ -50,6 +50,7 @@ def transcribe(
     compression_ratio_threshold: float | None = 2.4,
     log_prob_threshold: float | None = -1.0,
     no_speech_threshold: float | None = 0.6,
+    condition_on_previous_text: bool = False,
     device: str = "auto",
     speakers: Any = None,
     progress: ProgressCallback | None = None,
@@ -73,6 +74,7 @@ def transcribe(
         compression_ratio_threshold=compression_ratio_threshold,
         log_prob_threshold=log_prob_threshold,
         no_speech_threshold=no_speech_threshold,
+        condition_on_previous_text=condition_on_previous_text,
         speakers=speakers,
         progress=progress,
     )

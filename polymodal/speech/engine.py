@@ -3,8 +3,8 @@
 Why our own batch loop instead of ``WhisperModel.transcribe``: chunks from one long file or
 from many short clips go through the encoder together (batched matmuls are what a CPU is good
 at), the language is read from the same encoder output that decoding uses (plain faster-whisper
-runs the encoder a second time just to detect it), and greedy decoding is the default, with a
-beam-search and temperature fallback only for chunks that fail Whisper's own quality checks.
+runs the encoder a second time just to detect it), and the temperature fallback runs only for
+the chunks that fail Whisper's own quality checks.
 """
 
 from __future__ import annotations
@@ -65,12 +65,20 @@ def load_whisper(
 
 @dataclass(frozen=True)
 class DecodeOptions:
-    """How to decode. Defaults are the fast path that matches beam search on clean speech.
+    """How to decode. Defaults: beam search 5 over VAD chunks batched together.
+
+    Beam 5, as faster-whisper: on four espeak passages (502 words) it made 30 errors against
+    greedy's 32, at about 1.3x greedy's time (``beam_size=1`` is the faster choice).
 
     The three thresholds are Whisper's hallucination guards: a chunk whose text compresses too
-    well (loops) or whose average log-probability is too low is decoded again with beam search,
-    then sampling; a chunk Whisper itself thinks is silence (``no_speech_prob`` above its
-    threshold with a low log-probability) is dropped. ``None`` disables a guard.
+    well (loops) or whose average log-probability is too low is decoded again (a beam of 5 if
+    the first pass was narrower, then sampling); a chunk Whisper itself thinks is silence
+    (``no_speech_prob`` above its threshold with a low log-probability) is dropped. ``None``
+    disables a guard.
+
+    ``condition_on_previous_text`` prompts each chunk with the text before it (Whisper's
+    sequential habit). Off by default: it serialises a file's chunks (no batching) and measured
+    no better on our passages (29 vs 30 errors in 562 words) at 1.5x the time.
     """
 
     language: str | None = None
@@ -84,7 +92,7 @@ class DecodeOptions:
     log_prob_threshold: float | None = -1.0
     no_speech_threshold: float | None = 0.6
     fallback: bool = True
-    condition_on_previous_text: bool = True
+    condition_on_previous_text: bool = False
 
     def checked(self, engine: WhisperEngine) -> DecodeOptions:
         """These options validated against the model, with a normalised language code."""
@@ -232,15 +240,14 @@ def _decode_wave(engine, chunks, options, languages, context, depth: int = 0) ->
     encoder_output = engine.model.encode(features)
     _detect(engine, encoder_output, chunks, options, languages)
     tokenizers = [tokenizer_for(engine, languages[c.source][0], options.task) for c in chunks]
-    durations = [c.duration for c in chunks]
     previous = _previous_tokens(engine, chunks, tokenizers[0], options, context)
-    outputs = generate(engine, encoder_output, tokenizers, previous, options, durations)
+    outputs = generate(engine, encoder_output, tokenizers, previous, options)
     decoded = []
     rests: dict[int, Chunk] = {}
     for index, (chunk, output) in enumerate(zip(chunks, outputs, strict=True)):
         if options.fallback and needs_fallback(output, options):
             piece = features[index : index + 1]
-            args = (tokenizers[index], previous[index], options, output, chunk.duration)
+            args = (tokenizers[index], previous[index], options, output)
             output = retry(engine, piece, *args)
         if is_silence(output, options):
             context.pop(chunk.source, None)
