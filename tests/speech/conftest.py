@@ -22,6 +22,26 @@ def _sox(*args: str) -> None:
     subprocess.run(["sox", *args], check=True, capture_output=True)
 
 
+def _pink_noise(out: Path, seconds: float) -> Path:
+    """Quiet pink noise (16 kHz mono), the kind Whisper likes to invent words over."""
+    _sox(
+        "-n",
+        "-r",
+        "16000",
+        "-c",
+        "1",
+        "-b",
+        "16",
+        str(out),
+        "synth",
+        f"{seconds}",
+        "pinknoise",
+        "vol",
+        "0.05",
+    )
+    return out
+
+
 @pytest.fixture(scope="session")
 def clip_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("speech")
@@ -63,22 +83,7 @@ def noisy_wav(clip_dir, short_wav) -> tuple[Path, float, float]:
     length = float(
         subprocess.run(["soxi", "-D", str(padded)], capture_output=True, text=True).stdout
     )
-    noise = clip_dir / "noise.wav"
-    _sox(
-        "-n",
-        "-r",
-        "16000",
-        "-c",
-        "1",
-        "-b",
-        "16",
-        str(noise),
-        "synth",
-        f"{length}",
-        "pinknoise",
-        "vol",
-        "0.05",
-    )
+    noise = _pink_noise(clip_dir / "noise.wav", length)
     out = clip_dir / "noisy.wav"
     _sox("-m", str(padded), str(noise), str(out))
     return out, 5.0, length - 5.0
@@ -86,23 +91,7 @@ def noisy_wav(clip_dir, short_wav) -> tuple[Path, float, float]:
 
 @pytest.fixture(scope="session")
 def noise_only_wav(clip_dir) -> Path:
-    out = clip_dir / "noise_only.wav"
-    _sox(
-        "-n",
-        "-r",
-        "16000",
-        "-c",
-        "1",
-        "-b",
-        "16",
-        str(out),
-        "synth",
-        "6",
-        "pinknoise",
-        "vol",
-        "0.05",
-    )
-    return out
+    return _pink_noise(clip_dir / "noise_only.wav", 6)
 
 
 def _ffmpeg(*args: str) -> None:
