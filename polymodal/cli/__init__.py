@@ -10,12 +10,9 @@ _COMMAND_MODULES = ("models", "speech", "embed", "vision", "advisor")
 
 
 def _register() -> None:
+    """Import each command module; importing one registers its commands on ``app``."""
     for name in _COMMAND_MODULES:
-        try:
-            importlib.import_module(f"polymodal.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"polymodal.cli.{name}":
-                raise
+        importlib.import_module(f"polymodal.cli.{name}")
 
 
 def main() -> None:
