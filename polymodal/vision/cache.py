@@ -23,6 +23,7 @@ from polymodal.errors import PolymodalError
 
 SCHEMA_VERSION = 1
 _BATCH = 500  # SQLite keeps a limit on bound parameters per statement
+_BUSY_TIMEOUT_S = 30.0  # how long a writer waits for another process's transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS images (
@@ -74,19 +75,8 @@ class EmbeddingCache:
             return self._db
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise PolymodalError(
-                    f"The embedding cache '{self.path}' was written by a newer polymodal "
-                    f"(schema {version} > {SCHEMA_VERSION}); upgrade, or run "
-                    "'polymodal cache clear'."
-                )
-            db.executescript(_SCHEMA)
-            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            db.commit()
+            db = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, check_same_thread=False)
+            self._initialise_with_retries(db)
         except sqlite3.DatabaseError as exc:
             raise PolymodalError(
                 f"The embedding cache '{self.path}' cannot be opened ({exc}); "
@@ -94,6 +84,44 @@ class EmbeddingCache:
             ) from exc
         self._db = db
         return db
+
+    def _initialise_with_retries(self, db: sqlite3.Connection) -> None:
+        """Set up WAL mode and the schema, retrying while another opener holds the lock.
+
+        Switching a new database to WAL needs an exclusive lock, and SQLite answers "database is
+        locked" at once (without waiting out the busy timeout) when two processes open a fresh
+        cache at the same moment; retrying until the other one is done is the documented remedy.
+        """
+        deadline = time.monotonic() + _BUSY_TIMEOUT_S
+        while True:
+            try:
+                self._initialise(db)
+                return
+            except PolymodalError:
+                db.close()
+                raise
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    db.close()
+                    raise
+                db.rollback()
+                time.sleep(0.02)
+
+    def _initialise(self, db: sqlite3.Connection) -> None:
+        if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            db.execute("PRAGMA journal_mode=WAL")  # persistent: only the first opener sets it
+        db.execute("PRAGMA synchronous=NORMAL")
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise PolymodalError(
+                f"The embedding cache '{self.path}' was written by a newer polymodal "
+                f"(schema {version} > {SCHEMA_VERSION}); upgrade, or run "
+                "'polymodal cache clear'."
+            )
+        if version < SCHEMA_VERSION:
+            db.executescript(_SCHEMA)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            db.commit()
 
     def close(self) -> None:
         """Close the connection (reopened on next use)."""
