@@ -54,7 +54,10 @@ def transcribe_command(
     out: Annotated[Path | None, _opt("--out", "-o", help="Write files here (else print).")] = None,
     drop_suspect: Annotated[bool, _opt("--drop-suspect", help="Leave out suspect text.")] = False,
     beam_size: Annotated[int, _opt("--beam-size", help="Beam width; 1 is greedy.")] = 5,
-    batch_size: Annotated[int, _opt("--batch-size", help="Chunks decoded together.")] = 8,
+    batch_size: Annotated[int, _opt("--batch-size", help="Files decoded together.")] = 8,
+    no_context: Annotated[
+        bool, _opt("--no-context", help="Don't prompt each window with the text before it.")
+    ] = False,
     no_vad: Annotated[bool, _opt("--no-vad", help="Decode silence too (not advised).")] = False,
     compression_ratio_threshold: Annotated[float, _opt(help="Above: looping, retried.")] = 2.4,
     log_prob_threshold: Annotated[float, _opt(help="Below: unsure text, retried.")] = -1.0,
@@ -78,6 +81,7 @@ def transcribe_command(
         "vad": not no_vad,
         "beam_size": beam_size,
         "batch_size": batch_size,
+        "condition_on_previous_text": not no_context,
         "compression_ratio_threshold": compression_ratio_threshold,
         "log_prob_threshold": log_prob_threshold,
         "no_speech_threshold": no_speech_threshold,

@@ -50,7 +50,7 @@ def transcribe(
     compression_ratio_threshold: float | None = 2.4,
     log_prob_threshold: float | None = -1.0,
     no_speech_threshold: float | None = 0.6,
-    condition_on_previous_text: bool = False,
+    condition_on_previous_text: bool = True,
     device: str = "auto",
     speakers: Any = None,
     progress: ProgressCallback | None = None,

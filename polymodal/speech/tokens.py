@@ -50,9 +50,17 @@ def split_segments(output: dict, tokenizer: Any, duration: float) -> list[dict]:
     return segments
 
 
-def unfinished_at(output: dict, tokenizer: Any) -> float | None:
-    """Where Whisper stopped mid-chunk: output ending in two timestamps means "more follows"."""
+def complete_part(output: dict, tokenizer: Any) -> tuple[dict, float | None]:
+    """Whisper's own rule for moving on: ``(output cut to its complete segments, seek time)``.
+
+    Output that ends in a pair of timestamps, or in text after one, was cut short by the window's
+    edge: it is kept up to its last pair of consecutive timestamps, and the next window starts at
+    that time (chunk-local seconds). ``None`` means the window was read to its end.
+    """
     tokens, begin = output["tokens"], tokenizer.timestamp_begin
-    if len(tokens) >= 2 and tokens[-1] >= begin and tokens[-2] >= begin:
-        return (tokens[-1] - begin) * TIME_PRECISION
-    return None
+    single_ending = len(tokens) >= 2 and tokens[-2] < begin <= tokens[-1]
+    pairs = [i for i in range(1, len(tokens)) if tokens[i] >= begin and tokens[i - 1] >= begin]
+    if single_ending or not pairs:
+        return output, None
+    last = pairs[-1]
+    return {**output, "tokens": tokens[:last]}, (tokens[last - 1] - begin) * TIME_PRECISION

@@ -1,7 +1,8 @@
 """Transcription as an API: a :class:`Transcriber` loads a model once and streams results.
 
-Data flows one way: file → ``media.audio`` blocks → VAD chunks (``chunks``) → batched decoding
-(``engine``) → typed :class:`Segment` records with suspect flags → a :class:`Transcript`.
+Data flows one way: file → ``media.audio`` blocks → VAD speech in 30 s windows (``chunks``)
+→ batched decoding (``engine``) → typed :class:`Segment` records with suspect flags
+→ a :class:`Transcript`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from polymodal import catalog
 from polymodal.errors import BadInputError, PolymodalError
 from polymodal.media.audio import SAMPLE_RATE, as_waveform, iter_audio_blocks, probe_duration
 from polymodal.progress import ProgressCallback, no_progress
-from polymodal.speech.chunks import Chunk, SourceDone, chunk_stream
+from polymodal.speech.chunks import Chunk, SourceDone, speech_pieces
 from polymodal.speech.engine import Decoded, DecodeOptions, WhisperEngine, decode
 from polymodal.speech.results import Segment, Transcript, TranscriptionInfo, Word
 from polymodal.speech.suspect import SuspectThresholds, suspect_reasons
@@ -83,8 +84,8 @@ class Transcriber:
         decode_options = DecodeOptions(**options).checked(self.engine)
         total = len(audio) / SAMPLE_RATE if isinstance(audio, np.ndarray) else probe_duration(audio)
         languages: dict[int, tuple[str, float]] = {}
-        chunks = chunk_stream(_blocks(audio), vad=decode_options.vad)
-        items = decode(self.engine, chunks, decode_options, languages)
+        pieces = speech_pieces(_blocks(audio), vad=decode_options.vad)
+        items = decode(self.engine, [pieces], decode_options, languages)
         first = next(items)
         if isinstance(first, SourceDone):
             if first.error is not None:
@@ -148,36 +149,28 @@ class Transcriber:
         progress: ProgressCallback | None = None,
         **options: Any,
     ) -> Iterator[tuple[int, Transcript | PolymodalError]]:
-        """Transcribe many files in one batched stream: the model is loaded once and chunks of
-        different files share encoder batches. Yields ``(index, transcript or error)`` as each
-        file completes, in order; a bad file yields its error and the others go on.
+        """Transcribe many files in one batched stream: the model is loaded once and the
+        current windows of up to ``batch_size`` files share each encoder and decoder pass.
+        Yields ``(index, transcript or error)`` as each file completes (not necessarily in
+        input order); a bad file yields its error and the others go on.
         """
         decode_options = DecodeOptions(**options).checked(self.engine)
         thresholds = _thresholds(decode_options)
         languages: dict[int, tuple[str, float]] = {}
-        stream = _many_chunks(sources, decode_options.vad)
-        done = 0.0
-        collected: list[Segment] = []
-        for item in decode(self.engine, stream, decode_options, languages):
+        streams = (_source_pieces(i, s, decode_options.vad) for i, s in enumerate(sources))
+        collected: dict[int, list[Segment]] = {}
+        report = progress or no_progress
+        finished = 0
+        for item in decode(self.engine, streams, decode_options, languages):
             if isinstance(item, Decoded):
-                collected.extend(_to_segments(item, thresholds, len(collected)))
+                segments = collected.setdefault(item.chunk.source, [])
+                segments.extend(_to_segments(item, thresholds, len(segments)))
                 continue
-            report = progress or no_progress
-            done += 1
-            report(done, float(len(sources)))
-            yield (
-                item.source,
-                _finish(
-                    item,
-                    collected,
-                    languages,
-                    self.engine,
-                    decode_options,
-                    sources,
-                    decode_options.vad,
-                ),
-            )
-            collected = []
+            segments = collected.pop(item.source, [])
+            result = _finish(item, segments, languages, self.engine, decode_options, sources)
+            finished += 1
+            report(float(finished), float(len(sources)))
+            yield item.source, result
 
 
 def _as_array(audio: AudioInput) -> np.ndarray:
@@ -194,18 +187,18 @@ def _thresholds(options: DecodeOptions) -> SuspectThresholds:
     )
 
 
-def _many_chunks(sources: Sequence, vad: bool) -> Iterator[Chunk | SourceDone]:
-    for index, source in enumerate(sources):
-        try:
-            yield from chunk_stream(iter_audio_blocks(source), index, vad=vad)
-        except PolymodalError as exc:
-            yield SourceDone(index, error=exc)
+def _source_pieces(index: int, source, vad: bool) -> Iterator[Chunk | SourceDone]:
+    """One file's speech pieces; a file that fails to decode ends in a SourceDone with its error."""
+    try:
+        yield from speech_pieces(iter_audio_blocks(source), index, vad=vad)
+    except PolymodalError as exc:
+        yield SourceDone(index, error=exc)
 
 
-def _finish(item, segments, languages, engine, options, sources, vad):
+def _finish(item, segments, languages, engine, options, sources):
     if item.error is not None:
         return item.error
-    if vad and not segments and not item.regions:
+    if options.vad and not segments and not item.regions:
         return _no_speech(sources[item.source])
     language, probability = languages.get(item.source, (options.language or "en", 0.0))
     info = TranscriptionInfo(

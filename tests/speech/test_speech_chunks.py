@@ -1,39 +1,67 @@
-"""Chunk planning: as few 30 s chunks as the speech allows, cut at the deepest pause."""
+"""Speech pieces and Whisper windows: 30 s at a time, moving on as far as decoding consumed."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from polymodal.speech.chunks import CHUNK_SECONDS, _plan, chunk_stream
+from polymodal.speech.chunks import CHUNK_SECONDS, SourceDone, SourceWindows, speech_pieces
 
 RATE = 16000
 
 
-def _piece(start: float, seconds: float, loud: float = 0.1):
-    return (start, np.full(int(seconds * RATE), loud, dtype=np.float32))
-
-
-def test_plan_uses_fewest_chunks_and_the_real_gap():
-    # 6 pieces of 9 s; a real 2 s pause after the third. 54 s needs 2 chunks: cut at the pause.
-    pieces, at = [], 0.0
-    for i in range(6):
-        pieces.append(_piece(at, 9.0))
-        at += 9.0 + (2.0 if i == 2 else 0.0)
-    cuts = _plan(pieces)
-    assert cuts == [3, 6]
-    for begin, end in zip([0, *cuts], cuts, strict=False):
-        assert sum(p[1].size for p in pieces[begin:end]) <= CHUNK_SECONDS * RATE
-
-
-def test_plan_prefers_the_quietest_touching_junction():
-    pieces = [_piece(0, 14), _piece(14, 14, loud=0.001), _piece(28, 14)]
-    # quiet piece in the middle: cutting next to it (either side) beats a loud junction
-    assert _plan(pieces) in ([1, 3], [2, 3])
-
-
-def test_chunks_cover_all_speech_without_vad_windows():
+def test_pieces_cover_all_audio_without_vad():
     audio = np.zeros(RATE * 70, dtype=np.float32)
-    items = list(chunk_stream([audio], vad=False))
-    chunks = items[:-1]
-    assert [round(c.duration) for c in chunks] == [30, 30, 10]
-    assert items[-1].duration == 70.0
+    items = list(speech_pieces([audio], vad=False))
+    pieces = items[:-1]
+    assert [round(c.duration) for c in pieces] == [30, 30, 10]
+    assert [c.pieces[0][0] for c in pieces] == [0.0, 30.0, 60.0]
+    assert isinstance(items[-1], SourceDone) and items[-1].duration == 70.0
+
+
+def _windows(seconds: float) -> SourceWindows:
+    audio = np.arange(int(seconds * RATE), dtype=np.float32) / RATE  # sample value = its time
+    return SourceWindows(speech_pieces([audio], vad=False))
+
+
+def test_next_window_starts_where_decoding_stopped():
+    windows = _windows(70)
+    first = windows.window()
+    assert first.duration == CHUNK_SECONDS and first.pieces == ((0.0, 30.0),)
+    windows.advance(26.5)  # Whisper's last complete segment ended at 26.5 s
+    second = windows.window()
+    assert second.duration == CHUNK_SECONDS
+    assert second.to_original(0.0) == 26.5 and abs(float(second.audio[0]) - 26.5) < 1e-3
+    assert second.to_original(10.0) == 36.5  # across the join of two pieces
+    windows.advance(CHUNK_SECONDS)
+    last = windows.window()
+    assert round(last.duration, 3) == 13.5 and last.original_end == 70.0
+    windows.advance(last.duration)
+    assert windows.window() is None and windows.done.duration == 70.0
+
+
+def test_a_sliver_left_after_the_last_window_is_not_decoded():
+    windows = _windows(30.05)
+    windows.advance(windows.window().duration)
+    assert windows.window() is None
+
+
+class _Tokens:
+    """The two token ids the segment rules read: timestamps start at 100, end of text is 99."""
+
+    timestamp_begin = 100
+    eot = 99
+
+
+def _at(seconds: float) -> int:
+    return 100 + round(seconds / 0.02)
+
+
+def test_a_window_cut_short_resumes_at_the_last_complete_segment():
+    from polymodal.speech.tokens import complete_part
+
+    finished = [_at(0), 1, 2, _at(4), _at(4), 3, _at(9)]  # the last segment was closed
+    assert complete_part({"tokens": finished}, _Tokens)[1] is None
+    cut = [_at(0), 1, 2, _at(4), _at(4), 3, 4, _at(28), _at(28), 5]  # text runs off the edge
+    output, seek = complete_part({"tokens": cut}, _Tokens)
+    assert seek == 28.0 and output["tokens"] == cut[:8]
+    assert complete_part({"tokens": [_at(0), 1, 2]}, _Tokens)[1] is None  # no segment closed
