@@ -193,7 +193,7 @@ def _decode_windows(engine, windows, options, languages, context) -> list[tuple[
     that): with ``condition_on_previous_text`` each source is prompted with its own earlier text,
     as Whisper does; without it, every prompt is the same and the batch is one group."""
     tokenizer = tokenizer_for(engine, options.language or "en", options.task)
-    previous = [_previous_tokens(engine, w, tokenizer, options, context) for w in windows]
+    previous = [_previous_tokens(w, tokenizer, options, context) for w in windows]
     groups: dict[int, list[int]] = {}
     for index, tokens in enumerate(previous):
         groups.setdefault(len(tokens), []).append(index)
@@ -289,14 +289,14 @@ def _decode_group(engine, windows, previous, options, languages, context):
     ]
 
 
-def _previous_tokens(engine, window, tokenizer, options, context) -> list[int]:
+def _previous_tokens(window, tokenizer, options, context) -> list[int]:
     """A window's prompt: what its source said before (with ``condition_on_previous_text``),
     else the initial prompt; at most half of Whisper's context."""
     initial = (
         tokenizer.encode(" " + options.initial_prompt.strip()) if options.initial_prompt else []
     )
     tokens = context.get(window.source, initial)
-    return tokens[-(engine.model.max_length // 2 - 1) :] if tokens else []
+    return tokens[-MAX_PROMPT_TOKENS:] if tokens else []
 
 
 def _remember(context, source, previous, output, tokenizer, options) -> None:
