@@ -2,8 +2,9 @@
 
 What a user waits for is end-to-end: camera JPEGs in, embeddings out. The plain path (PIL open,
 ``CLIPProcessor``, ``get_image_features`` in batches of 32) is timed against ``embed_images`` with
-the cache off (default fp32, then int8), on a real-size ViT-B/32 built from ``CLIPConfig()``
-with random weights (the trained model's FLOPs) saved to disk and loaded through the catalogue.
+the cache off (default fp32, then int8; best of alternating rounds), on a real-size ViT-B/32
+built from ``CLIPConfig()`` with random weights (the trained model's FLOPs) saved to disk and
+loaded through the catalogue.
 Model-only throughput is also reported, each figure as a fraction of the fp32 matmul GFLOP/s
 measured in the same run. Prints one JSON object: ``baseline``, ``ours``, ``ratio`` and more.
 
@@ -125,6 +126,29 @@ def ours_end_to_end(paths, model_dir: Path, int8: bool) -> tuple[float, np.ndarr
     return len(paths) / elapsed, result.vectors
 
 
+def end_to_end_rounds(paths, model, processor, model_dir: Path, args) -> tuple[dict, dict]:
+    """Images/s of each path, best of ``args.rounds`` rounds taken in turn (plain, ours, int8).
+
+    Alternating rounds spread this shared machine's slow spells over every side instead of
+    letting one of them land on a single path.
+    """
+    runners = {
+        "plain": lambda: plain_end_to_end(paths, model, processor),
+        "ours_default": lambda: ours_end_to_end(paths, model_dir, int8=False),
+    }
+    if not args.no_int8:
+        runners["ours_int8"] = lambda: ours_end_to_end(paths, model_dir, int8=True)
+    rates: dict[str, list[float]] = {name: [] for name in runners}
+    vectors: dict[str, np.ndarray] = {}
+    for _ in range(args.rounds):
+        for name, run in runners.items():
+            speed, vectors[name] = run()
+            rates[name].append(speed)
+    best = {name: max(values) for name, values in rates.items()}
+    best["rounds"] = {name: [round(v, 3) for v in values] for name, values in rates.items()}
+    return best, vectors
+
+
 def cosine(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     values = np.sum(a * b, axis=1)
     return {"min": round(float(values.min()), 5), "mean": round(float(values.mean()), 5)}
@@ -178,6 +202,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--images", type=int, default=200, help="camera JPEGs to embed")
     parser.add_argument("--quick", action="store_true", help="48 images, fewer repetitions")
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats (model only)")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating end-to-end rounds")
     parser.add_argument("--no-int8", action="store_true", help="skip the int8 path")
     parser.add_argument("--min-cosine", type=float, default=0.99)
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "pm-bench")
@@ -204,14 +229,11 @@ def main(argv: list[str] | None = None) -> dict:
     processor = CLIPProcessor.from_pretrained(model_dir)
 
     gflops_before = matmul_gflops(20)
-    plain_rate, plain_vectors = plain_end_to_end(paths, model, processor)
-    ours_rate, ours_vectors = ours_end_to_end(paths, model_dir, int8=False)
-    e2e = {"plain": plain_rate, "ours_default": ours_rate}
-    parity = {"ours_default_vs_plain": cosine(ours_vectors, plain_vectors)}
+    e2e, vectors = end_to_end_rounds(paths, model, processor, model_dir, args)
+    parity = {"ours_default_vs_plain": cosine(vectors["ours_default"], vectors["plain"])}
     if encoder_int8 is not None:
-        e2e["ours_int8"], int8_vectors = ours_end_to_end(paths, model_dir, int8=True)
-        parity["ours_int8_vs_plain"] = cosine(int8_vectors, plain_vectors)
-        parity["ours_int8_vs_ours_fp32"] = cosine(int8_vectors, ours_vectors)
+        parity["ours_int8_vs_plain"] = cosine(vectors["ours_int8"], vectors["plain"])
+        parity["ours_int8_vs_ours_fp32"] = cosine(vectors["ours_int8"], vectors["ours_default"])
     only = model_only(model, encoder, encoder_int8, model.config, repeats)
     gflops = max(gflops_before, matmul_gflops(20))
     image_gflop = vision_gflop(model.config)
@@ -230,6 +252,7 @@ def main(argv: list[str] | None = None) -> dict:
         "benchmark": "clip-vit-b32 image embedding, 4000x3000 q90 JPEGs, cache off",
         "images": count,
         "baseline": {"end_to_end_images_per_s": e2e["plain"], "model_only": plain_only},
+        "end_to_end_rounds": e2e["rounds"],
         "ours": {
             "end_to_end_images_per_s": e2e["ours_default"],
             "model_only": only["ours_default"],

@@ -43,7 +43,8 @@ def l2_normalise(vectors: np.ndarray) -> np.ndarray:
 class ClipEncoder:
     """A loaded CLIP model. Thread-safe for concurrent ``encode_*`` calls on the ONNX backend.
 
-    Attributes a caller may rely on: ``model_id`` (stable cache key; differs for int8),
+    Attributes a caller may rely on: ``lanes`` (how many ``encode_pixels_one_core`` calls
+    to run at once), ``model_id`` (stable cache key; differs for int8),
     ``dim`` (embedding size), ``image_size`` (model input side), ``logit_scale`` (already
     exponentiated, multiply cosine similarities by it before a softmax), ``backend``
     (``"onnx"``, ``"onnx-int8"`` or ``"torch"``), ``device`` and ``parity`` (the ONNX
@@ -64,6 +65,8 @@ class ClipEncoder:
         device: str,
         context_length: int = 77,
         parity: dict[str, float] | None = None,
+        one_core_image_tower: ImageTower | None = None,
+        lanes: int = 1,
     ) -> None:
         self.model_id = model_id
         self.dim = dim
@@ -77,6 +80,8 @@ class ClipEncoder:
         self.parity = parity
         self._image_tower = image_tower
         self._text_tower = text_tower
+        self._one_core_image_tower = one_core_image_tower or image_tower
+        self.lanes = lanes if one_core_image_tower is not None else 1
 
     def __repr__(self) -> str:
         return f"ClipEncoder({self.model_id!r}, backend={self.backend!r}, device={self.device!r})"
@@ -97,6 +102,19 @@ class ClipEncoder:
         pixels = np.ascontiguousarray(pixels, dtype=np.float32)
         parts = [self._image_tower(pixels[i : i + CHUNK]) for i in range(0, len(pixels), CHUNK)]
         return l2_normalise(np.concatenate(parts))
+
+    def encode_pixels_one_core(self, pixels: np.ndarray) -> np.ndarray:
+        """Like :meth:`encode_pixels` on the calling thread's core only.
+
+        For bulk work: ``lanes`` such calls at once use every core without the threads of one
+        call waiting on cores busy decoding images, which measured 7-10 % faster end to end on
+        camera photos (2 cores). Backends without a one-core path run ``encode_pixels``.
+        """
+        if len(pixels) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return l2_normalise(
+            self._one_core_image_tower(np.ascontiguousarray(pixels, dtype=np.float32))
+        )
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         """PIL images (any mode) to (N, dim) float32 L2-normalised embeddings."""
@@ -266,6 +284,8 @@ def load_clip(
                 logit_scale=prepared.logit_scale,
                 image_tower=prepared.image_features,
                 text_tower=prepared.text_features,
+                one_core_image_tower=prepared.image_features_one_core,
+                lanes=prepared.lanes,
                 backend="onnx-int8" if int8 else "onnx",
                 device="cpu",
                 parity=prepared.parity,

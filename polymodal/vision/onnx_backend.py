@@ -18,9 +18,9 @@ import logging
 import os
 import re
 import tempfile
+import threading
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,21 +43,47 @@ SPIN = False
 _SAMPLE_TEXTS = ["a photo of a cat", "a red car parked on a street at night", "dog"]
 
 
-@dataclass(frozen=True)
 class OnnxClip:
-    """Two ONNX Runtime sessions and the model facts needed without loading PyTorch."""
+    """The two ONNX towers and the model facts needed without loading PyTorch.
 
-    image_session: Any
-    text_session: Any
-    dim: int
-    logit_scale: float
-    parity: dict[str, float]
+    Sessions are opened on first use, one per (tower, thread count): ``image_features`` runs
+    on every core for the lowest latency of one call; ``image_features_one_core`` runs on the
+    calling thread only, for callers that run several batches at once (see ``lanes``). Both are
+    safe to call from many threads.
+    """
+
+    def __init__(
+        self, folder: Path, suffix: str, dim: int, logit_scale: float, parity: dict[str, float]
+    ) -> None:
+        self.folder = folder
+        self.suffix = suffix
+        self.dim = dim
+        self.logit_scale = logit_scale
+        self.parity = parity
+        self._sessions: dict[tuple[str, int], Any] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def lanes(self) -> int:
+        """How many one-core batches to run at once to use every core."""
+        return _threads()
+
+    def _session(self, tower: str, threads: int) -> Any:
+        key = (tower, threads)
+        with self._lock:
+            if key not in self._sessions:
+                self._sessions[key] = session(self.folder / f"{tower}{self.suffix}.onnx", threads)
+            return self._sessions[key]
 
     def image_features(self, pixels: np.ndarray) -> np.ndarray:
-        return self.image_session.run(None, {"pixel_values": pixels})[0]
+        return self._session("image", _threads()).run(None, {"pixel_values": pixels})[0]
+
+    def image_features_one_core(self, pixels: np.ndarray) -> np.ndarray:
+        return self._session("image", 1).run(None, {"pixel_values": pixels})[0]
 
     def text_features(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        return self.text_session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        inputs = {"input_ids": ids, "attention_mask": mask}
+        return self._session("text", _threads()).run(None, inputs)[0]
 
 
 def export_dir(resolved: ResolvedModel) -> Path:
@@ -90,12 +116,12 @@ def _threads() -> int:
     return settings().threads or max(1, os.cpu_count() or 1)
 
 
-def session(path: Path) -> Any:
-    """An ONNX Runtime CPU session with intra-op threads = cores (``POLYMODAL_THREADS``)."""
+def session(path: Path, threads: int | None = None) -> Any:
+    """An ONNX Runtime CPU session; intra-op threads default to ``POLYMODAL_THREADS`` or cores."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = _threads()
+    options.intra_op_num_threads = threads or _threads()
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
@@ -204,9 +230,7 @@ def min_cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 def _measure(out: Path, suffix: str, torch_clip: TorchClip, sample: tuple) -> dict[str, float]:
     pixels, ids, mask = sample
-    onnx = OnnxClip(
-        session(out / f"image{suffix}.onnx"), session(out / f"text{suffix}.onnx"), 0, 0, {}
-    )
+    onnx = OnnxClip(out, suffix, 0, 0, {})
     return {
         "image_cosine": min_cosine(onnx.image_features(pixels), torch_clip.image_features(pixels)),
         "text_cosine": min_cosine(
@@ -279,8 +303,8 @@ def prepare(
     if int8 and min(parity["image_cosine"], parity["text_cosine"]) < INT8_WARN_BELOW:
         log.warning("int8 CLIP parity with fp32 is low: %s", parity)
     return OnnxClip(
-        session(out / f"image{suffix}.onnx"),
-        session(out / f"text{suffix}.onnx"),
+        out,
+        suffix,
         int(meta["dim"]),
         float(meta["logit_scale"]),
         {k: float(v) for k, v in parity.items()},

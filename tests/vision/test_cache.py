@@ -16,19 +16,25 @@ from polymodal.vision.cache import EmbeddingCache
 
 @pytest.fixture
 def counted(tiny_encoder, monkeypatch):
-    """The tiny encoder with its image and text calls counted (per item)."""
+    """The tiny encoder with its image and text calls counted (per item, on every path)."""
     calls = {"images": 0, "texts": 0}
-    encode_pixels, encode_texts = tiny_encoder.encode_pixels, tiny_encoder.encode_texts
+    encode_texts = tiny_encoder.encode_texts
+    lock = threading.Lock()  # model lanes call from several threads
 
-    def count_pixels(pixels):
-        calls["images"] += len(pixels)
-        return encode_pixels(pixels)
+    def counting(encode):
+        def count_pixels(pixels):
+            with lock:
+                calls["images"] += len(pixels)
+            return encode(pixels)
+
+        return count_pixels
 
     def count_texts(texts):
         calls["texts"] += len(texts)
         return encode_texts(texts)
 
-    monkeypatch.setattr(tiny_encoder, "encode_pixels", count_pixels)
+    for name in ("encode_pixels", "encode_pixels_one_core"):
+        monkeypatch.setattr(tiny_encoder, name, counting(getattr(tiny_encoder, name)))
     monkeypatch.setattr(tiny_encoder, "encode_texts", count_texts)
     return tiny_encoder, calls
 

@@ -56,6 +56,22 @@ def test_vectors_follow_input_order_and_match_the_encoder(tiny_encoder, photos):
     assert np.abs(reverse.vectors[::-1] - result.vectors).max() < 1e-5
 
 
+def test_batches_run_in_parallel_lanes_keep_input_order(tiny_encoder, photos):
+    """Several batches in flight at once (one per core) still land on their own paths."""
+    paths = list(photos.values()) * 3
+    result = embed_images(paths, model=tiny_encoder_dir(tiny_encoder), batch_size=2, cache=False)
+    assert result.computed == len(paths)
+    images = [load_image(p, min_side=tiny_encoder.min_side) for p in paths]  # as embed decodes
+    direct = tiny_encoder.encode_images(images)
+    assert np.abs(result.vectors - direct).max() < 1e-5
+
+
+def test_one_core_path_equals_the_all_core_path(tiny_encoder, photos):
+    pixels = tiny_encoder.preprocess([load_image(p) for p in photos.values()])
+    one_core = tiny_encoder.encode_pixels_one_core(pixels)
+    assert np.abs(one_core - tiny_encoder.encode_pixels(pixels)).max() < 1e-5
+
+
 def test_draft_decoding_keeps_embeddings_of_large_jpegs(tiny_encoder, big_jpeg):
     result = embed_images([big_jpeg], model=tiny_encoder_dir(tiny_encoder), cache=False)
     full = tiny_encoder.encode_images([load_image(big_jpeg)])
