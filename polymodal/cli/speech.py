@@ -55,6 +55,9 @@ def transcribe_command(
     drop_suspect: Annotated[bool, _opt("--drop-suspect", help="Leave out suspect text.")] = False,
     beam_size: Annotated[int, _opt("--beam-size", help="Beam width; 1 is greedy.")] = 5,
     batch_size: Annotated[int, _opt("--batch-size", help="Files decoded together.")] = 8,
+    compute_type: Annotated[
+        str, _opt("--compute-type", help="auto (int8 on CPU), float32 (most exact), float16...")
+    ] = "auto",
     no_context: Annotated[
         bool, _opt("--no-context", help="Don't prompt each window with the text before it.")
     ] = False,
@@ -87,7 +90,9 @@ def transcribe_command(
         "no_speech_threshold": no_speech_threshold,
     }
     sources = speech.media_files(files)  # fails early on missing paths and empty folders
-    transcriber = speech.Transcriber(model)
+    transcriber = speech.Transcriber(
+        model, compute_type=None if compute_type == "auto" else compute_type
+    )
     if out is not None:
         _to_folder(
             transcriber,

@@ -78,3 +78,18 @@ def test_out_folder_reports_bad_file_and_exit_code(short_wav, bad_files, tmp_pat
 def test_speaker_flags_are_validated_before_work(short_wav):
     result = invoke(short_wav, *TINY, "--speakers", "many")
     assert result.exit_code == 2 and "--speakers" in result.stderr
+
+
+def test_compute_type_float32_transcribes_and_unknown_types_are_refused(short_wav):
+    result = invoke(short_wav, *TINY, "--compute-type", "float32", "--language", "en")
+    assert result.exit_code == 0, result.stderr
+    assert wer(SHORT, result.stdout) < 0.25
+    from polymodal.speech import Transcriber
+
+    assert (
+        Transcriber("whisper-tiny.en", compute_type="float32").engine.model.model.compute_type
+        == "float32"
+    )
+    result = invoke(short_wav, *TINY, "--compute-type", "int3")
+    assert result.exit_code == 2
+    assert "Compute type 'int3' is not available on cpu" in result.stderr
