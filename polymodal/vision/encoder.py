@@ -97,11 +97,7 @@ class ClipEncoder:
 
     def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
         """Preprocessed (N, 3, H, W) pixels to (N, dim) L2-normalised embeddings."""
-        if len(pixels) == 0:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        pixels = np.ascontiguousarray(pixels, dtype=np.float32)
-        parts = [self._image_tower(pixels[i : i + CHUNK]) for i in range(0, len(pixels), CHUNK)]
-        return l2_normalise(np.concatenate(parts))
+        return self._run_image_tower(self._image_tower, pixels)
 
     def encode_pixels_one_core(self, pixels: np.ndarray) -> np.ndarray:
         """Like :meth:`encode_pixels` on the calling thread's core only.
@@ -110,11 +106,15 @@ class ClipEncoder:
         call waiting on cores busy decoding images, which measured 7-10 % faster end to end on
         camera photos (2 cores). Backends without a one-core path run ``encode_pixels``.
         """
+        return self._run_image_tower(self._one_core_image_tower, pixels)
+
+    def _run_image_tower(self, tower: ImageTower, pixels: np.ndarray) -> np.ndarray:
+        """``tower`` over ``pixels`` in chunks of ``CHUNK`` (bounded memory), normalised."""
         if len(pixels) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return l2_normalise(
-            self._one_core_image_tower(np.ascontiguousarray(pixels, dtype=np.float32))
-        )
+        pixels = np.ascontiguousarray(pixels, dtype=np.float32)
+        parts = [tower(pixels[i : i + CHUNK]) for i in range(0, len(pixels), CHUNK)]
+        return l2_normalise(np.concatenate(parts))
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         """PIL images (any mode) to (N, dim) float32 L2-normalised embeddings."""
