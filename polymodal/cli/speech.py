@@ -61,6 +61,9 @@ def transcribe_command(
     no_context: Annotated[
         bool, _opt("--no-context", help="Don't prompt each window with the text before it.")
     ] = False,
+    full_context: Annotated[
+        bool, _opt("--full-context", help="Pad every window to 30 s, as Whisper does.")
+    ] = False,
     no_vad: Annotated[bool, _opt("--no-vad", help="Decode silence too (not advised).")] = False,
     compression_ratio_threshold: Annotated[float, _opt(help="Above: looping, retried.")] = 2.4,
     log_prob_threshold: Annotated[float, _opt(help="Below: unsure text, retried.")] = -1.0,
@@ -85,6 +88,7 @@ def transcribe_command(
         "beam_size": beam_size,
         "batch_size": batch_size,
         "condition_on_previous_text": not no_context,
+        "full_audio_context": full_context,
         "compression_ratio_threshold": compression_ratio_threshold,
         "log_prob_threshold": log_prob_threshold,
         "no_speech_threshold": no_speech_threshold,

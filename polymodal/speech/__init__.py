@@ -51,6 +51,7 @@ def transcribe(
     log_prob_threshold: float | None = -1.0,
     no_speech_threshold: float | None = 0.6,
     condition_on_previous_text: bool = True,
+    full_audio_context: bool = False,
     device: str = "auto",
     speakers: Any = None,
     progress: ProgressCallback | None = None,
@@ -75,6 +76,7 @@ def transcribe(
         log_prob_threshold=log_prob_threshold,
         no_speech_threshold=no_speech_threshold,
         condition_on_previous_text=condition_on_previous_text,
+        full_audio_context=full_audio_context,
         speakers=speakers,
         progress=progress,
     )

@@ -65,3 +65,17 @@ def test_a_window_cut_short_resumes_at_the_last_complete_segment():
     output, seek = complete_part({"tokens": cut}, _Tokens)
     assert seek == 28.0 and output["tokens"] == cut[:8]
     assert complete_part({"tokens": [_at(0), 1, 2]}, _Tokens)[1] is None  # no segment closed
+
+
+def test_encoder_context_fits_short_windows_with_a_margin():
+    from polymodal.speech.chunks import Chunk
+    from polymodal.speech.engine import FULL_CONTEXT_FRAMES, context_frames
+
+    def window(seconds: float) -> Chunk:
+        return Chunk(0, np.zeros(int(seconds * 16000), np.float32), ((0.0, seconds),))
+
+    # 4 s of speech + 5 s margin, rounded up to 10 s; a batch takes its longest window.
+    assert context_frames([window(4.0)]) == 1000
+    assert context_frames([window(4.0), window(12.0)]) == 2000
+    assert context_frames([window(28.0)]) == FULL_CONTEXT_FRAMES
+    assert context_frames([window(4.0)], full=True) == FULL_CONTEXT_FRAMES

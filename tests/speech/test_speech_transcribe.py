@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 from speech_clips import PASSAGE, SHORT, SPANISH, wer
 
@@ -129,3 +130,27 @@ def test_array_input_and_progress(tiny, short_wav):
     assert result.text
     assert reports and reports[-1][0] == pytest.approx(8.0, abs=0.1)
     assert all(b[0] >= a[0] for a, b in itertools.pairwise(reports))
+
+
+def test_short_audio_is_encoded_in_a_shorter_context_without_losing_words(base, short_wav):
+    """A 15 s clip needs no 30 s encoder pass: the default reads its length plus a margin,
+    ``full_audio_context`` pads to 30 s as Whisper does; both must read the clip right."""
+    shapes: list[tuple[int, ...]] = []
+    encode = base.engine.model.encode
+
+    def counting(features, *args, **kwargs):
+        shapes.append(tuple(np.asarray(features).shape))
+        return encode(features, *args, **kwargs)
+
+    base.engine.model.encode = counting
+    try:
+        fitted = base.transcribe(short_wav)
+        fitted_shapes, shapes[:] = list(shapes), []
+        full = base.transcribe(short_wav, full_audio_context=True)
+    finally:
+        del base.engine.model.encode
+    assert fitted_shapes and all(s[-1] < 3000 for s in fitted_shapes)
+    assert fitted_shapes[0][-1] >= fitted.info.duration * 100
+    assert shapes and all(s[-1] == 3000 for s in shapes)
+    assert wer(SHORT, fitted.text) < 0.15
+    assert wer(SHORT, full.text) < 0.15
