@@ -265,7 +265,7 @@ def main() -> None:
     parser.add_argument("--model", default="whisper-base")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=3, help="alternating passage rounds")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating passage rounds")
     parser.add_argument("--clips", type=int, default=40)
     parser.add_argument("--worker")
     parser.add_argument("--inputs")

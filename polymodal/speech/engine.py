@@ -2,11 +2,13 @@
 
 Each source is read as Whisper reads it (30 s windows, the next one starting where the last
 complete segment ended), and faster-whisper's decoder settings are used unchanged, so the words
-match plain faster-whisper's. Why our own loop instead of ``WhisperModel.transcribe``: the
-current windows of many files (short clips in a folder) go through the encoder and decoder
-together, the language is read from the same encoder output that decoding uses (plain
-faster-whisper runs the encoder a second time just to detect it), silence has been cut out
-before decoding, and the temperature fallback runs only for windows that fail Whisper's checks.
+match plain faster-whisper's (short windows aside, see below). Why our own loop instead of
+``WhisperModel.transcribe``: the current windows of many files (short clips in a folder) go
+through the encoder and decoder together, the language is read from the same encoder output
+that decoding uses (plain faster-whisper runs the encoder a second time just to detect it),
+silence has been cut out before decoding, the temperature fallback runs only for windows that
+fail Whisper's checks, and a short window is encoded at its own length plus a margin instead of
+a padded 30 s (:func:`context_frames`).
 """
 
 from __future__ import annotations
