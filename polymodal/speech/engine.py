@@ -114,7 +114,7 @@ class DecodeOptions:
     Whisper and faster-whisper do. By default a short window (a voice note, the tail of a file)
     is padded only to its length plus :data:`CONTEXT_MARGIN_SECONDS`, rounded up to 5 s: the
     encoder's cost follows its input (10 s of context took 0.16 s against 1.1 s for 30 s), and
-    on our espeak-ng passages and clips the words did not get worse (module notes).
+    on our espeak-ng passages and clips the words did not get worse (:func:`context_frames`).
     """
 
     language: str | None = None
