@@ -136,3 +136,26 @@ def test_cache_cli_stats_and_clear(counted, photos, tiny_clip_dir):
     assert shown.exit_code == 0 and '"images": 1' in shown.stdout
     cleared = runner.invoke(app, ["cache", "clear", "--json"])
     assert cleared.exit_code == 0 and '"removed": 1' in cleared.stdout
+
+
+def test_classifying_cached_images_loads_no_weights(
+    tiny_clip_dir, polymodal_home, photos, monkeypatch
+):
+    """A second run over the same photos, in a fresh process (nothing loaded yet), answers
+    from the cache: it opens no ONNX session and never loads the PyTorch model."""
+    from polymodal import catalog
+    from polymodal.vision import classify, onnx_backend
+    from polymodal.vision.encoder import TorchClip
+
+    images = [str(photos["astronaut"]), str(photos["coffee"])]
+    first = classify(images, ["a person", "a cup"], model=str(tiny_clip_dir))
+    monkeypatch.setattr(catalog, "_loaded", {})  # as if in a new process
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("model weights were loaded for cached images")
+
+    monkeypatch.setattr(onnx_backend, "session", refuse)
+    monkeypatch.setattr(TorchClip, "model", property(refuse))
+    second = classify(images, ["a person", "a cup"], model=str(tiny_clip_dir))
+    assert [i.predicted for i in second.items] == [i.predicted for i in first.items]
+    assert second.logit_scale == pytest.approx(first.logit_scale)
