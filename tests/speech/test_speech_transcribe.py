@@ -133,7 +133,7 @@ def test_array_input_and_progress(tiny, short_wav):
 
 
 def test_short_audio_is_encoded_in_a_shorter_context_without_losing_words(base, short_wav):
-    """A 15 s clip needs no 30 s encoder pass: the default reads its length plus a margin,
+    """A clip under 30 s needs no 30 s encoder pass: the default reads its length plus a margin,
     ``full_audio_context`` pads to 30 s as Whisper does; both must read the clip right."""
     shapes: list[tuple[int, ...]] = []
     encode = base.engine.model.encode
