@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -117,8 +118,9 @@ class Transcriber:
     ) -> Transcript:
         """The whole transcript of one input. ``speakers`` (a ``SpeakerOptions``) labels turns.
 
-        With speakers, the audio is decoded once, the diarizer runs first (so a bad enrolment
-        clip fails before the expensive part), and words are timed to split segments by turn.
+        With speakers, the audio is decoded once, enrolment clips are checked first (so a bad
+        one fails before the expensive part), the diarizer runs beside the decoder, and words
+        are timed to split segments by turn.
         """
         if speakers is not None:
             return self._with_speakers(audio, speakers, progress, options)
@@ -131,12 +133,17 @@ class Transcriber:
         from polymodal.speech import speakers as speaker_room
         from polymodal.speech.chunks import speech_regions
 
+        speaker_room.check_enrolment(speakers)
         waveform = _as_array(audio)
         regions = speech_regions(waveform)
-        diarization = speaker_room.diarize(waveform, speakers, speech_regions=regions)
-        transcript = self.transcribe(
-            waveform, progress=progress, **{**options, "word_timestamps": True}
-        )
+        # The voice encoder runs beside the decoder, whose beam search leaves cores idle: on
+        # 3 min of 3 voices, speakers added 26-32 % to the wall time run after it, 10 % beside.
+        with ThreadPoolExecutor(1, thread_name_prefix="polymodal-speakers") as pool:
+            pending = pool.submit(speaker_room.diarize, waveform, speakers, speech_regions=regions)
+            transcript = self.transcribe(
+                waveform, progress=progress, **{**options, "word_timestamps": True}
+            )
+            diarization = pending.result()
         transcript = replace(transcript, info=replace(transcript.info, source=_name(audio)))
         return speaker_room.label_transcript(transcript, diarization)
 
