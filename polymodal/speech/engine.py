@@ -54,7 +54,7 @@ def load_whisper(
 ) -> WhisperEngine:
     """The catalogue's loader for family ``whisper``: int8 on CPU, float16 on CUDA.
 
-    int8 is the CPU default for speed (about 1.6x float32 here). It costs a little accuracy:
+    int8 is the CPU default for speed (1.2-1.6x float32 here). It costs a little accuracy:
     on 40 espeak-ng clips plain faster-whisper made 32 word errors in int8 against 29 in
     float32 (ours: 33), so ``compute_type="float32"`` is there for the last word.
     """

@@ -137,7 +137,8 @@ class Transcriber:
         waveform = _as_array(audio)
         regions = speech_regions(waveform)
         # The voice encoder runs beside the decoder, whose beam search leaves cores idle: on
-        # 3 min of 3 voices, speakers added 26-32 % to the wall time run after it, 10 % beside.
+        # 3 min of 3 voices, speakers added 26-32 % to the wall time when diarization ran
+        # before the transcription, and 10 % beside it.
         with ThreadPoolExecutor(1, thread_name_prefix="polymodal-speakers") as pool:
             pending = pool.submit(speaker_room.diarize, waveform, speakers, speech_regions=regions)
             transcript = self.transcribe(
