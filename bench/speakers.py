@@ -70,9 +70,8 @@ def main() -> None:
     args = parser.parse_args()
     repeats = 1 if args.quick else 3
 
+    from polymodal.speech import DecodeOptions, SpeakerOptions, Transcriber, diarize
     from polymodal.speech.chunks import speech_regions
-    from polymodal.speech.speakers import SpeakerOptions, diarize
-    from polymodal.speech.transcriber import Transcriber
 
     with tempfile.TemporaryDirectory() as folder:
         conversation = build(speak, script(10 if args.quick else 28), Path(folder))
@@ -86,7 +85,7 @@ def main() -> None:
         seconds, results = interleaved(
             {
                 "plain": lambda: transcriber.transcribe(audio),
-                "words": lambda: transcriber.transcribe(audio, word_timestamps=True),
+                "words": lambda: transcriber.transcribe(audio, DecodeOptions(word_timestamps=True)),
                 "speakers": lambda: transcriber.transcribe(audio, speakers=auto),
                 "diarize": lambda: diarize(audio, auto),
                 "silero": lambda: speech_regions(audio),

@@ -221,7 +221,7 @@ def worker(mode: str, inputs: dict, model: str, threads: int, repeats: int) -> d
 
     def run_folder():
         shutil.rmtree(out, ignore_errors=True)
-        return transcribe_folder(inputs["folder"], out, ["txt", "json"], transcriber=ours)
+        return transcribe_folder(inputs["folder"], out, ["txt", "json"], model=ours)
 
     seconds, report = _timed(run_folder, 1)
     assert report.failed == 0, report

@@ -20,6 +20,9 @@ _EXPORTS: dict[str, str] = {
     # catalogue and errors
     "list_models": "polymodal.catalog",
     "resolve_model": "polymodal.catalog",
+    "load_model": "polymodal.catalog",
+    "unload_models": "polymodal.catalog",
+    "resident_models": "polymodal.catalog",
     "PolymodalError": "polymodal.errors",
     "BadInputError": "polymodal.errors",
     "ModelUnavailableError": "polymodal.errors",
@@ -29,21 +32,46 @@ _EXPORTS: dict[str, str] = {
     "Transcriber": "polymodal.speech",
     "diarize": "polymodal.speech",
     "SpeakerOptions": "polymodal.speech",
+    "DecodeOptions": "polymodal.speech",
+    "Transcript": "polymodal.speech",
+    "Diarization": "polymodal.speech",
+    "transcribe_files": "polymodal.speech",
+    "find_media": "polymodal.speech",
+    "write_transcripts": "polymodal.speech",
+    "render_transcript": "polymodal.speech",
+    "output_formats": "polymodal.speech",
     # vision
     "embed_images": "polymodal.vision",
+    "iter_image_batches": "polymodal.vision",
     "embed_texts": "polymodal.vision",
-    "classify": "polymodal.vision",
+    "export_embeddings": "polymodal.vision",
+    "output_format": "polymodal.vision",
+    "ClipEncoder": "polymodal.vision",
+    "get_encoder": "polymodal.vision",
+    "read_labels": "polymodal.vision",
     "similarity": "polymodal.vision",
+    "compare": "polymodal.vision",
     "rank_similar": "polymodal.vision",
     "find_duplicates": "polymodal.vision",
+    "remove_duplicates": "polymodal.vision",
+    "report_format": "polymodal.vision",
     "moderate": "polymodal.vision",
-    # advisor
+    "cache_stats": "polymodal.vision",
+    "clear_cache": "polymodal.vision",
+    # advisor, and the tasks composing it with vision
     "check_query": "polymodal.advisor",
-    "count_objects": "polymodal.advisor",
-    "diagnose": "polymodal.advisor",
+    "check_queries": "polymodal.advisor",
+    "classify": "polymodal.tasks",
+    "count_objects": "polymodal.tasks",
+    "diagnose": "polymodal.tasks",
 }
 
-_RENAMED = {"resolve_model": "resolve"}
+_RENAMED = {
+    "resolve_model": "resolve",
+    "load_model": "load",
+    "unload_models": "unload",
+    "resident_models": "resident",
+}
 
 
 def __getattr__(name: str) -> Any:

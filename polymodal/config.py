@@ -9,6 +9,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from polymodal.errors import BadInputError
+
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(f"POLYMODAL_{name}", default)
@@ -20,7 +22,8 @@ def _flag(name: str, default: bool) -> bool:
 
 @dataclass(frozen=True)
 class Settings:
-    """Resolved settings. ``home`` holds caches and prepared models."""
+    """Resolved settings. ``home`` holds caches and prepared models; ``memory_mb`` is the
+    budget for resident models (see :func:`default_memory_mb`)."""
 
     home: Path
     device: str
@@ -29,6 +32,7 @@ class Settings:
     clip_model: str
     int8: bool
     allow_download: bool
+    memory_mb: float
 
     @property
     def models_dir(self) -> Path:
@@ -55,7 +59,63 @@ def settings() -> Settings:
         clip_model=_env("CLIP_MODEL", "clip-vit-base-patch32"),
         int8=_flag("INT8", False),
         allow_download=_flag("ALLOW_DOWNLOAD", not offline),
+        memory_mb=_memory_budget(),
     )
+
+
+def _memory_budget() -> float:
+    raw = os.environ.get("POLYMODAL_MEMORY_MB", "").strip()
+    if not raw:
+        return default_memory_mb()
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise BadInputError(
+            f"POLYMODAL_MEMORY_MB must be a number of megabytes above 0 (such as 4096), "
+            f"not '{raw}'."
+        )
+    return value
+
+
+def default_memory_mb() -> float:
+    """Half of this machine's memory (or of the container's limit, when lower), in MB.
+
+    Half, because resident models are not all a process holds: decoded audio, image batches,
+    activations and the page cache that makes reading weights fast need room too, and a
+    server shares the machine with other programs. Transcribing with whisper-base peaks at
+    1.8 GiB, three times the 600 MB the catalogue counts for the model itself, so a budget
+    near the whole memory would swap before it evicted. 8 GB where the size cannot be read.
+    """
+    physical = _physical_memory_mb()
+    limit = _cgroup_limit_mb()
+    known = [v for v in (physical, limit) if v]
+    return min(known) / 2 if known else 8192.0
+
+
+def _physical_memory_mb() -> float | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    except (AttributeError, ValueError, OSError):
+        pass
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def _cgroup_limit_mb() -> float | None:
+    """A container's memory limit (cgroup v2), which ``sysconf`` does not see."""
+    try:
+        raw = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+    except OSError:
+        return None
+    return int(raw) / 2**20 if raw.isdigit() else None
 
 
 def pick_device(requested: str | None = None) -> str:

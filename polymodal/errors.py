@@ -8,11 +8,21 @@ from __future__ import annotations
 
 
 class PolymodalError(Exception):
-    """Base class: ``str(error)`` is a complete, user-facing sentence."""
+    """Base class: ``str(error)`` is a complete, user-facing sentence.
+
+    ``param`` names the offending input by its Python API name (``"enroll"``, ``"labels"``),
+    never by a CLI flag: the CLI maps it to its flag, the server to OpenAI's ``error.param``.
+    Sentences therefore speak of the value ("an enrolment needs a name and a clip"), not of the
+    flag that carried it.
+    """
 
     exit_code: int = 1
     http_status: int = 500
     error_type: str = "server_error"
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 class BadInputError(PolymodalError):
@@ -51,6 +61,15 @@ class BusyError(PolymodalError):
     exit_code = 4
     http_status = 503
     error_type = "server_busy"
+
+
+class CancelledError(PolymodalError):
+    """Long work stopped because its :class:`~polymodal.progress.CancelToken` was set
+    (Ctrl-C in the CLI, a client disconnect or timeout in the server)."""
+
+    exit_code = 130
+    http_status = 499
+    error_type = "cancelled"
 
 
 def require(module: str, extra: str):

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import typer
 from typer.testing import CliRunner
 
 import polymodal
-from polymodal.cli.app import guarded, to_jsonable
-from polymodal.errors import BadInputError, ModelUnavailableError, TooLargeError
+from polymodal.cli.app import FLAG_FOR_PARAM, error_line, guarded, print_json
+from polymodal.errors import (
+    BadInputError,
+    BusyError,
+    CancelledError,
+    ModelUnavailableError,
+    PolymodalError,
+    TooLargeError,
+)
 
 
 def test_every_public_name_resolves():
@@ -26,30 +35,58 @@ def test_unknown_public_name_is_an_attribute_error():
         polymodal.nope  # noqa: B018
 
 
-def test_errors_carry_exit_codes_and_http_statuses():
-    assert BadInputError("x").exit_code == 2 and BadInputError("x").http_status == 400
-    assert TooLargeError("x").http_status == 413 and isinstance(TooLargeError("x"), BadInputError)
-    assert ModelUnavailableError("x").exit_code == 3
-
-
-def test_guarded_prints_one_sentence_and_exits_with_the_error_code():
+def _run(error: PolymodalError) -> typer.testing.Result:
     app = typer.Typer()
 
     @app.command()
     @guarded
     def broken() -> None:
-        raise BadInputError("File 'x.wav' is not audio.")
+        raise error
 
-    result = CliRunner().invoke(app, [])
-    assert result.exit_code == 2
-    assert "File 'x.wav' is not audio." in result.output
+    return CliRunner().invoke(app, [])
+
+
+@pytest.mark.parametrize(
+    ("error", "exit_code"),
+    [
+        (BadInputError("File 'x.wav' is not audio."), 2),
+        (TooLargeError("The image is 900 megapixels, over the 178 megapixel limit."), 2),
+        (ModelUnavailableError("Model 'whisper-small' is not available offline."), 3),
+        (BusyError("Every worker is busy; try again in a moment."), 4),
+        (CancelledError("The work was stopped: interrupted."), 130),
+    ],
+)
+def test_guarded_prints_one_sentence_and_exits_with_the_error_code(error, exit_code):
+    result = _run(error)
+    assert result.exit_code == exit_code
+    assert str(error) in result.output
     assert "Traceback" not in result.output
 
 
-def test_to_jsonable_handles_nested_dataclasses_and_paths(tmp_path):
-    from polymodal.speech.results import Segment, Word
+def test_an_error_naming_a_parameter_names_the_users_flag():
+    result = _run(BadInputError("An enrolment needs a name and a clip.", param="enroll"))
+    assert "An enrolment needs a name and a clip. (--enroll)" in result.output
+    assert "word_timestamps" not in FLAG_FOR_PARAM  # the default spelling serves
+    assert error_line(BadInputError("x.", param="word_timestamps")).endswith("(--word-timestamps)")
+    assert error_line(BadInputError("No such file.")) == "No such file."
 
-    segment = Segment(0, 0.0, 1.0, "hi", words=(Word(0.0, 0.5, "hi", 0.9),))
-    data = to_jsonable({"segment": segment, "path": tmp_path})
-    assert data["segment"]["words"][0]["text"] == "hi"
-    assert data["path"] == str(tmp_path)
+
+def test_server_facing_fields_differ_by_kind_of_failure():
+    """The server maps errors by these fields; a client error must never look like a crash."""
+    kinds = [BadInputError("x"), TooLargeError("x"), ModelUnavailableError("x"), BusyError("x")]
+    statuses = [e.http_status for e in kinds]
+    assert len(set(statuses)) == len(statuses)
+    assert all(400 <= s < 600 for s in statuses) and PolymodalError("x").http_status == 500
+    assert BadInputError("x", param="labels").param == "labels"
+
+
+def test_print_json_goes_through_the_one_serialiser(capsys, tmp_path):
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class Found:
+        path: object
+        score: float
+
+    print_json([Found(tmp_path, 0.5)])
+    assert json.loads(capsys.readouterr().out) == [{"path": str(tmp_path), "score": 0.5}]

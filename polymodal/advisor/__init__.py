@@ -1,9 +1,12 @@
-"""The CLIP advisor: knowing what CLIP cannot do, and routing those queries elsewhere.
+"""The CLIP advisor: knowing what CLIP cannot do, in words. Pure text: no image, no model but
+spaCy's parser.
 
 ``check_query`` names a query's limits (counting, spatial, fine-grained, attribute binding,
-negation, text reading) with a reason and an alternative; ``count_objects`` counts with an object
-detector; ``diagnose`` explains one image's score for one query. Heavy modules (torch,
-transformers, spaCy) load only when their function is first used.
+negation, text reading) with a reason and an alternative; ``counting_target`` finds the noun a
+counting query counts; ``map_label`` turns a user's noun into one of a detector's labels; the
+``diagnosis`` module rephrases a query and words the advice. Composing this with CLIP's scores
+and the detector (classification advice, ``count_objects``, ``diagnose``) happens above both
+rooms, in :mod:`polymodal.tasks`. spaCy loads only when its parse is first needed.
 """
 
 from __future__ import annotations
@@ -18,12 +21,7 @@ _EXPORTS: dict[str, str] = {
     "QueryCheck": "polymodal.advisor.check",
     "Verdict": "polymodal.advisor.check",
     "KINDS": "polymodal.advisor.check",
-    "count_objects": "polymodal.advisor.detect",
-    "CountResult": "polymodal.advisor.detect",
-    "Detection": "polymodal.advisor.detect",
-    "Detector": "polymodal.advisor.detect",
-    "diagnose": "polymodal.advisor.diagnosis",
-    "Diagnosis": "polymodal.advisor.diagnosis",
+    "map_label": "polymodal.advisor.labelmap",
     "Scored": "polymodal.advisor.diagnosis",
 }
 

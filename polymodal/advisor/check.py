@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from typing import ClassVar
 
 from polymodal.advisor import identity, rules
 from polymodal.advisor.lexicon import Lexicon, lexicon, singular
@@ -45,7 +46,10 @@ class Verdict:
 
 @dataclass(frozen=True)
 class QueryCheck:
-    """The advisor's answer for one query. ``ok`` is True when no verdict limits CLIP."""
+    """The advisor's answer for one query. ``ok`` is True when no verdict limits CLIP (and is
+    part of the rendered result)."""
+
+    render_properties: ClassVar[tuple[str, ...]] = ("ok",)
 
     query: str
     verdicts: tuple[Verdict, ...]

@@ -56,10 +56,11 @@ def map_label(noun: str, labels: Iterable[str]) -> str:
         if canonical and canonical.lower() in available:
             return available[canonical.lower()]
     if not _forms(noun):
-        raise BadInputError("Give a noun to count, for example 'cars' or 'people'.")
+        raise BadInputError("Give a noun to count, for example 'cars' or 'people'.", param="noun")
     close = difflib.get_close_matches(_forms(noun)[0], list(available), n=5, cutoff=0.5)
     hint = f" Close labels: {', '.join(available[c] for c in close)}." if close else ""
     raise BadInputError(
         f"The detector has no label for '{noun}'.{hint} "
-        f"It knows {len(available)} labels, for example: {', '.join(sorted(available)[:12])}."
+        f"It knows {len(available)} labels, for example: {', '.join(sorted(available)[:12])}.",
+        param="noun",
     )

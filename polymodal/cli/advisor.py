@@ -8,8 +8,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-import polymodal.advisor as advisor
-from polymodal.cli.app import app, console, guarded, print_json
+import polymodal
+from polymodal.cli.app import FLAG_FOR_PARAM, app, console, guarded, print_json
+
+FLAG_FOR_PARAM.update({"image": "", "noun": "", "query": ""})
 
 
 @app.command("check")
@@ -19,9 +21,9 @@ def check(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Say whether CLIP can answer QUERY, and what to use instead when it cannot."""
-    result = advisor.check_query(query)
+    result = polymodal.check_query(query)
     if json_out:
-        print_json({"query": result.query, "ok": result.ok, "verdicts": result.verdicts})
+        print_json(result)
         return
     if result.ok:
         console.print(f"[green]ok[/]: {result.verdicts[0].reason}", highlight=False)
@@ -47,7 +49,7 @@ def count(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Count objects in IMAGE with an object detector (DETR), with boxes and scores."""
-    result = advisor.count_objects(image, noun, model=model, threshold=threshold, draw=draw)
+    result = polymodal.count_objects(image, noun, model=model, threshold=threshold, draw=draw)
     if json_out:
         print_json(result)
         return
@@ -76,8 +78,8 @@ def diagnose(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Explain CLIP's score of IMAGE for QUERY: ranks, margin, warnings and suggestions."""
-    rivals = [c.strip() for c in competitors.split(",")] if competitors else None
-    result = advisor.diagnose(image, query, model=model, competitors=rivals)
+    rivals = polymodal.read_labels(competitors, param="competitors") if competitors else None
+    result = polymodal.diagnose(image, query, model=model, competitors=rivals)
     if json_out:
         print_json(result)
         return

@@ -1,19 +1,17 @@
-"""The Typer application and what every command shares: errors, JSON output, progress bars.
+"""The Typer application and what every command shares: errors, JSON output, progress bars,
+and Ctrl-C as cancellation.
 
 Commands live in one module per family (``cli/speech.py``, ``cli/vision.py`` ...) and stay thin:
-parse, call the public Python API, render.
+parse, build the typed options, call the public Python API (``polymodal``), render.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from enum import Enum
 from functools import wraps
-from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -26,8 +24,10 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from polymodal import render
 from polymodal.errors import PolymodalError
-from polymodal.progress import ProgressCallback
+from polymodal.progress import CancelToken, ProgressCallback
+from polymodal.progress import Progress as Report
 
 app = typer.Typer(
     name="polymodal",
@@ -41,6 +41,27 @@ err_console = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: API parameter name -> the CLI flag that carries it, where the flag is not simply
+#: ``--`` + the name with dashes (``""`` for a positional argument, which the sentence already
+#: names). Command modules add their own entries.
+FLAG_FOR_PARAM: dict[str, str] = {}
+
+
+def flag_for(param: str) -> str:
+    """The CLI flag a user typed for the API parameter ``param`` (``word_timestamps`` ->
+    ``--word-timestamps``)."""
+    return FLAG_FOR_PARAM.get(param, "--" + param.replace("_", "-"))
+
+
+def error_line(error: PolymodalError) -> str:
+    """The error's sentence, with the flag it concerns when the error names a parameter."""
+    message = str(error)
+    param = getattr(error, "param", None)
+    flag = flag_for(param) if param else ""
+    if flag:
+        message = f"{message} ({flag})"
+    return message
+
 
 def guarded(function: F) -> F:
     """Turn a :class:`PolymodalError` into its sentence on stderr and the error's exit code."""
@@ -50,7 +71,9 @@ def guarded(function: F) -> F:
         try:
             return function(*args, **kwargs)
         except PolymodalError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(
+                f"[bold red]error:[/] {error_line(exc)}", highlight=False, soft_wrap=True
+            )
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted[/]")
@@ -59,48 +82,64 @@ def guarded(function: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def to_jsonable(value: Any) -> Any:
-    """Dataclasses, paths, enums, numpy values and tuples as plain JSON values."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, Enum):
-        return value.value
-    if hasattr(value, "tolist"):  # numpy arrays and scalars
-        return value.tolist()
-    return value
-
-
 def print_json(value: Any) -> None:
-    """Write ``value`` as JSON on stdout (plain, so it pipes into jq)."""
-    sys.stdout.write(json.dumps(to_jsonable(value), ensure_ascii=False, indent=2) + "\n")
+    """Write ``value`` through the library's one serialiser as JSON on stdout (pipes into jq)."""
+    sys.stdout.write(render.to_json(value) + "\n")
     sys.stdout.flush()
+
+
+@contextmanager
+def cancel_on_interrupt() -> Iterator[CancelToken]:
+    """A cancel token set by the first Ctrl-C, so long work stops at its next safe point and
+    keeps what it finished; a second Ctrl-C interrupts at once."""
+    token = CancelToken()
+    if sys.platform == "win32" or not _in_main_thread():
+        yield token
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        if token.cancelled:
+            raise KeyboardInterrupt
+        token.cancel("interrupted")
+        err_console.print("[yellow]stopping after the current step (Ctrl-C again to quit now)[/]")
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield token
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 @contextmanager
 def progress_bar(
     description: str, unit: str = "", enabled: bool = True
 ) -> Iterator[ProgressCallback]:
-    """A Rich bar with ETA fed by the library's ``(completed, total)`` callback; on stderr."""
+    """A Rich bar with ETA fed by the library's :class:`~polymodal.progress.Progress` reports;
+    on stderr. A report from a new stage starts a new line named after the stage."""
     if not enabled or not err_console.is_terminal:
-        yield lambda completed, total: None
+        yield lambda report: None
         return
     columns = [
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed:.0f}/{task.total:.0f} " + unit),
+        TextColumn("{task.completed:.0f}/{task.total:.0f} {task.fields[unit]}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     ]
     with Progress(*columns, console=err_console, transient=True) as bar:
-        task = bar.add_task(description, total=None)
+        tasks: dict[str, Any] = {}
 
-        def update(completed: float, total: float | None) -> None:
-            bar.update(task, completed=completed, total=total)
+        def update(report: Report) -> None:
+            if report.stage not in tasks:
+                label = description if not tasks else f"{description}: {report.stage}"
+                tasks[report.stage] = bar.add_task(label, total=None, unit=report.unit or unit)
+            bar.update(tasks[report.stage], completed=report.done, total=report.total)
 
         yield update

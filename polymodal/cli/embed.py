@@ -3,28 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from polymodal.cli.app import app, console, err_console, guarded, print_json, progress_bar
-from polymodal.errors import BadInputError
+import polymodal
+from polymodal.cli.app import (
+    app,
+    cancel_on_interrupt,
+    console,
+    err_console,
+    guarded,
+    print_json,
+    progress_bar,
+)
 
 cache_app = typer.Typer(help="The embedding cache shared by every command.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
-
-
-def _texts(texts: str | None, texts_file: Path | None) -> list[str]:
-    items: list[str] = []
-    if texts:
-        items += [t.strip() for t in texts.split(",") if t.strip()]
-    if texts_file:
-        if not texts_file.is_file():
-            raise BadInputError(f"Texts file '{texts_file}' does not exist.")
-        lines = texts_file.read_text(encoding="utf-8").splitlines()
-        items += [line.strip() for line in lines if line.strip()]
-    return items
 
 
 @app.command("embed")
@@ -47,73 +43,46 @@ def embed(
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
     """Write CLIP embeddings (L2-normalised float32) of images or texts for your own pipelines."""
-    import polymodal.vision as vision
-    from polymodal.media.image import find_images
-
-    vision.output_format(out)
-    wanted_texts = _texts(texts, texts_file)
-    if wanted_texts and inputs:
-        raise BadInputError("Give images or texts to embed, not both in one run.")
-    if wanted_texts:
-        vectors = vision.embed_texts(wanted_texts, model=model, cache=not no_cache, int8=int8)
-        model_id = vision.get_encoder(model, int8).model_id
-        files = vision.write_embeddings(out, wanted_texts, vectors, kind="text", model_id=model_id)
-        summary = {"kind": "text", "count": len(wanted_texts), "model_id": model_id}
-        summary |= {"dim": int(vectors.shape[1]), "files": [str(f) for f in files]}
-        _render(summary, [], json_out)
-        return
-    if not inputs:
-        raise BadInputError("Name image files or folders, or give --texts / --texts-file.")
-    paths = find_images(inputs)
-    if not paths:
-        raise BadInputError("No image files found in the given folders.")
-    with progress_bar("Embedding", "images", enabled=not json_out) as progress:
-        result = vision.embed_images(
-            paths,
+    wanted = polymodal.read_labels(texts, texts_file, param="texts", comments=False)
+    with (
+        progress_bar("Embedding", "images", enabled=not json_out) as progress,
+        cancel_on_interrupt() as cancel,
+    ):
+        result = polymodal.export_embeddings(
+            out,
+            images=inputs or None,
+            texts=wanted or None,
             model=model,
             cache=not no_cache,
             batch_size=batch_size,
             int8=int8,
             progress=progress,
+            cancel=cancel,
         )
-    failures = [{"path": f.path, "reason": f.reason} for f in result.failures]
-    files = vision.write_embeddings(
-        out,
-        result.paths,
-        result.vectors,
-        kind="path",
-        model_id=result.model_id,
-        failures=failures,
-    )
-    summary = {"kind": "image", "count": len(result.paths), "model_id": result.model_id}
-    summary |= {"dim": int(result.vectors.shape[1]), "computed": result.computed}
-    summary |= {"cached": result.cached, "files": [str(f) for f in files]}
-    _render(summary, failures, json_out)
-
-
-def _render(summary: dict, failures: list[dict], json_out: bool) -> None:
     if json_out:
-        print_json({**summary, "failures": failures})
+        print_json(result)
         return
+    _render(result)
+
+
+def _render(result: Any) -> None:
     detail = ""
-    if summary["kind"] == "image":
-        detail = f" ({summary['computed']} computed, {summary['cached']} from cache)"
+    if result.kind == "image":
+        detail = f" ({result.computed} computed, {result.cached} from cache)"
     console.print(
-        f"Embedded {summary['count']} {summary['kind']}s{detail} with {summary['model_id']} "
-        f"→ {', '.join(summary['files'])}",
+        f"Embedded {result.count} {result.kind}s{detail} with {result.model_id} "
+        f"→ {', '.join(result.files)}",
         highlight=False,
     )
-    for failure in failures:
-        err_console.print(f"[yellow]skipped:[/] {failure['reason']}", highlight=False)
+    for failure in result.failures:
+        err_console.print(f"[yellow]skipped:[/] {failure.reason}", highlight=False)
 
 
 @cache_app.command("stats")
 @guarded
 def stats(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Entries per model and size on disk of the embedding cache."""
-    import polymodal.vision as vision
-
-    result = vision.cache_stats()
+    result = polymodal.cache_stats()
     if json_out:
         print_json(result)
         return
@@ -131,9 +100,7 @@ def clear(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Delete cached embeddings (all, or one model's)."""
-    import polymodal.vision as vision
-
-    removed = vision.clear_cache(model)
+    removed = polymodal.clear_cache(model)
     if json_out:
         print_json({"removed": removed})
     else:

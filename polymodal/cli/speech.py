@@ -1,4 +1,9 @@
-"""``polymodal transcribe``: files or folders to text and subtitles (parse, call, render)."""
+"""``polymodal transcribe``: files or folders to text and subtitles (parse, call, render).
+
+The flags become a ``DecodeOptions`` (and a ``SpeakerOptions`` when any speaker flag is given)
+here, once; the library walks the inputs, transcribes, decides what fails and what is dropped,
+and renders. Ctrl-C stops the run at the next window or file, keeping finished files.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,30 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from polymodal.cli.app import app, console, err_console, guarded, print_json, progress_bar
+import polymodal
+from polymodal.cli.app import (
+    FLAG_FOR_PARAM,
+    app,
+    cancel_on_interrupt,
+    console,
+    err_console,
+    error_line,
+    guarded,
+    print_json,
+    progress_bar,
+)
 from polymodal.errors import PolymodalError
+
+FLAG_FOR_PARAM.update(
+    {
+        "inputs": "",
+        "audio": "",
+        "formats": "--format",
+        "vad": "--no-vad",
+        "condition_on_previous_text": "--no-context",
+        "full_audio_context": "--full-context",
+    }
+)
 
 
 class Task(StrEnum):
@@ -34,9 +61,9 @@ def _speaker_options(speakers, min_speakers, max_speakers, enroll):
     """A ``SpeakerOptions`` when any speaker flag was given, else ``None`` (no diarization)."""
     if speakers is None and min_speakers is None and max_speakers is None and not enroll:
         return None
-    from polymodal.speech import SpeakerOptions
-
-    return SpeakerOptions.parse(speakers or "auto", min_speakers, max_speakers, enroll or [])
+    return polymodal.SpeakerOptions.parse(
+        speakers or "auto", min_speakers, max_speakers, enroll or []
+    )
 
 
 @app.command("transcribe")
@@ -76,66 +103,55 @@ def transcribe_command(
     json_out: Annotated[bool, _opt("--json", help="Print JSON.")] = False,
 ) -> None:
     """Transcribe or translate speech into text, SRT, WebVTT or JSON, offline."""
-    from polymodal import speech
-
     speaker_options = _speaker_options(speakers, min_speakers, max_speakers, enroll)
-    options = {
-        "language": language,
-        "task": task.value,
-        "initial_prompt": initial_prompt,
-        "word_timestamps": word_timestamps,
-        "vad": not no_vad,
-        "beam_size": beam_size,
-        "batch_size": batch_size,
-        "condition_on_previous_text": not no_context,
-        "full_audio_context": full_context,
-        "compression_ratio_threshold": compression_ratio_threshold,
-        "log_prob_threshold": log_prob_threshold,
-        "no_speech_threshold": no_speech_threshold,
-    }
-    sources = speech.media_files(files)  # fails early on missing paths and empty folders
-    transcriber = speech.Transcriber(
-        model, compute_type=None if compute_type == "auto" else compute_type
+    options = polymodal.DecodeOptions(
+        language=language,
+        task=task.value,
+        initial_prompt=initial_prompt,
+        word_timestamps=word_timestamps,
+        vad=not no_vad,
+        beam_size=beam_size,
+        batch_size=batch_size,
+        condition_on_previous_text=not no_context,
+        full_audio_context=full_context,
+        compression_ratio_threshold=compression_ratio_threshold,
+        log_prob_threshold=log_prob_threshold,
+        no_speech_threshold=no_speech_threshold,
     )
-    if out is not None:
-        _to_folder(
-            transcriber,
-            files,
-            out,
-            fmt.value,
-            drop_suspect,
-            force,
-            speaker_options,
-            options,
-            json_out,
-        )
-        return
-    _to_stdout(
-        transcriber,
-        [f for f, _ in sources],
-        fmt.value,
-        drop_suspect,
-        speaker_options,
-        options,
-        json_out,
-    )
+    with cancel_on_interrupt() as cancel:
+        if out is not None:
+            with progress_bar("transcribing", unit="files", enabled=not json_out) as progress:
+                report = polymodal.write_transcripts(
+                    files,
+                    out,
+                    options,
+                    formats=fmt.value,
+                    model=model,
+                    compute_type=compute_type,
+                    drop_suspect=drop_suspect,
+                    force=force,
+                    speakers=speaker_options,
+                    progress=progress,
+                    cancel=cancel,
+                )
+            _show_report(report, json_out)
+            return
+        sources = [found.path for found in polymodal.find_media(files)]
+        with progress_bar("transcribing", unit="s audio", enabled=not json_out) as progress:
+            results = polymodal.transcribe_files(
+                sources,
+                options,
+                model=model,
+                compute_type=compute_type,
+                speakers=speaker_options,
+                progress=progress,
+                cancel=cancel,
+            )
+            _print_transcripts(results, len(sources), fmt.value, drop_suspect, json_out, language)
 
 
-def _to_folder(transcriber, files, out, fmt, drop, force, speakers, options, json_out) -> None:
-    from polymodal import speech
-
-    with progress_bar("transcribing", unit="files", enabled=not json_out) as progress:
-        report = speech.transcribe_folder(
-            files,
-            out,
-            fmt,
-            drop_suspect=drop,
-            force=force,
-            speakers=speakers,
-            progress=progress,
-            transcriber=transcriber,
-            **options,
-        )
+def _show_report(report, json_out: bool) -> None:
+    """The folder run's outcome as JSON or a table; exit code 2 when a file failed."""
     if json_out:
         print_json(report)
     else:
@@ -154,42 +170,32 @@ def _to_folder(transcriber, files, out, fmt, drop, force, speakers, options, jso
         raise typer.Exit(2)
 
 
-def _to_stdout(transcriber, sources, fmt, drop, speakers, options, json_out) -> None:
-    """Print each transcript (txt unless --format says otherwise); progress goes to stderr."""
-    from polymodal import speech
-
+def _print_transcripts(results, count: int, fmt: str, drop: bool, json_out: bool, language):
+    """Print each transcript as it completes (``==> file <==`` headers when there are several,
+    the detected language on stderr); a failed file's error goes to stderr, exit code 2."""
     failures = 0
-    results = []
-    for source in sources:
-        try:
-            with progress_bar(source.name, unit="s audio", enabled=not json_out) as progress:
-                transcript = transcriber.transcribe(
-                    source, speakers=speakers, progress=progress, **options
-                )
-        except PolymodalError as exc:
-            if len(sources) == 1:
-                raise
+    transcripts = []
+    for path, result in results:
+        if isinstance(result, PolymodalError):
             failures += 1
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {error_line(result)}", highlight=False)
             continue
-        info = transcript.info
-        if options["language"] is None and not json_out:
+        transcripts.append(result)
+        if json_out:
+            continue
+        if language is None:
             err_console.print(
-                f"{source.name}: language {info.language} "
-                f"(probability {info.language_probability:.2f}), {info.duration:.1f} s",
+                f"{path.name}: language {result.language} "
+                f"(probability {result.language_probability:.2f}), {result.duration:.1f} s",
                 highlight=False,
             )
-        shown = speech.drop_suspect(transcript) if drop else transcript
-        if json_out:
-            results.append(speech.transcript_dict(transcript))
-            continue
-        if len(sources) > 1:
-            sys.stdout.write(f"==> {source} <==\n")
-        for name in speech.FORMATS if fmt == "all" else (fmt,):
-            text = speech.render(transcript if name == "json" else shown, name)
+        if count > 1:
+            sys.stdout.write(f"==> {path} <==\n")
+        for name in polymodal.output_formats(fmt):
+            text = polymodal.render_transcript(result, name, drop_suspect=drop)
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
         sys.stdout.flush()
     if json_out:
-        print_json(results[0] if len(sources) == 1 else results)
+        print_json(transcripts[0] if count == 1 else transcripts)
     if failures:
         raise typer.Exit(2)

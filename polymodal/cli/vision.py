@@ -2,6 +2,12 @@
 
 Each command parses, calls the public API, and renders a table or ``--json``. Bad files in a
 batch are listed on stderr and skipped; when nothing at all could be read the command fails.
+Ctrl-C stops long work at the next batch (a second Ctrl-C at once).
+
+``similar`` takes files as files and texts only through ``--text``: ``polymodal similar a.jpg
+b.jpg`` compares two images, ``polymodal similar a.jpg --text "a cat"`` an image and a text.
+(Earlier versions guessed from the second argument; a text given there now gets a sentence
+pointing at ``--text``.)
 """
 
 from __future__ import annotations
@@ -13,8 +19,33 @@ import typer
 from rich.table import Table
 
 import polymodal
-from polymodal.cli.app import app, console, err_console, guarded, print_json, progress_bar
+from polymodal.cli.app import (
+    FLAG_FOR_PARAM,
+    app,
+    cancel_on_interrupt,
+    console,
+    err_console,
+    guarded,
+    print_json,
+    progress_bar,
+)
 from polymodal.errors import BadInputError
+
+FLAG_FOR_PARAM.update(
+    {
+        "images": "",
+        "paths_or_dir": "",
+        "query_image": "",
+        "image": "",
+        "other": "",
+        "candidates": "--among",
+        "thresholds": "--threshold",
+        "semantic_threshold": "--threshold",
+        "templates": "--template",
+        "categories_file": "--categories",
+        "trash": "--move-to",
+    }
+)
 
 Images = Annotated[list[Path], typer.Argument(help="Image files or folders (walked recursively).")]
 ModelOption = Annotated[
@@ -34,20 +65,6 @@ def _report_failures(failures: Any, processed: int) -> None:
         raise BadInputError("No image files found in the given paths.")
 
 
-def _labels(labels: str | None, labels_file: Path | None) -> list[str]:
-    found: list[str] = []
-    if labels:
-        found += [label.strip() for label in labels.split(",") if label.strip()]
-    if labels_file is not None:
-        if not labels_file.is_file():
-            raise BadInputError(f"Labels file '{labels_file}' does not exist.")
-        lines = labels_file.read_text(encoding="utf-8").splitlines()
-        found += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    if not found:
-        raise BadInputError("Give labels with --labels 'cat,dog' or --labels-file FILE.")
-    return found
-
-
 def _thresholds(values: list[str] | None) -> float | dict[str, float] | None:
     """``0.3`` for every label, ``dog=0.3`` for one; several may be given."""
     if not values:
@@ -58,7 +75,9 @@ def _thresholds(values: list[str] | None) -> float | dict[str, float] | None:
         try:
             parsed[label.strip() or "*"] = float(number)
         except ValueError:
-            raise BadInputError(f"--threshold '{value}' is not a number or LABEL=NUMBER.") from None
+            raise BadInputError(
+                f"The threshold '{value}' is not a number or LABEL=NUMBER.", param="thresholds"
+            ) from None
     return parsed["*"] if list(parsed) == ["*"] else parsed
 
 
@@ -101,10 +120,14 @@ def classify(
     """Zero-shot classification of images against your labels."""
     if ensemble and template:
         raise BadInputError("Use --ensemble or --template, not both.")
-    with progress_bar("Classifying", "images", enabled=not json_out) as progress:
+    chosen = polymodal.read_labels(labels, labels_file)
+    with (
+        progress_bar("Classifying", "images", enabled=not json_out) as progress,
+        cancel_on_interrupt() as cancel,
+    ):
         result = polymodal.classify(
             images,
-            _labels(labels, labels_file),
+            chosen,
             model=model,
             templates="ensemble" if ensemble else template or None,
             multi_label=multi_label,
@@ -114,6 +137,7 @@ def classify(
             route=not no_route,
             detector=detector,
             progress=progress,
+            cancel=cancel,
         )
     _report_failures(result.failures, len(result.items))
     if json_out:
@@ -150,8 +174,11 @@ def _render_classification(result: Any, top_k: int | None) -> None:
 @app.command("similar")
 @guarded
 def similar(
-    first: Annotated[str, typer.Argument(help="An image (or a text), or the query image.")],
-    second: Annotated[str | None, typer.Argument(help="An image or a text to compare.")] = None,
+    first: Annotated[Path, typer.Argument(help="An image, or the query image with --among.")],
+    second: Annotated[Path | None, typer.Argument(help="A second image to compare.")] = None,
+    text: Annotated[
+        str | None, typer.Option("--text", "-t", help="A text to compare the image with.")
+    ] = None,
     among: Annotated[
         list[Path] | None, typer.Option("--among", help="Rank these images/folders instead.")
     ] = None,
@@ -159,18 +186,25 @@ def similar(
     model: ModelOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Cosine similarity of two images (or an image and a text), or rank images by likeness."""
-    if (second is None) == (not among):
-        raise BadInputError("Give a second image or text, or --among FOLDER, but not both.")
-    if second is not None:
-        score = polymodal.similarity(first, second, model=model)
+    """Cosine similarity of two images (or an image and --text), or rank images by likeness."""
+    if sum(x is not None for x in (second, text)) + bool(among) != 1:
+        raise BadInputError("Give a second image, --text or --among FOLDER: exactly one.")
+    if second is not None and not second.exists():
+        raise BadInputError(f"'{second}' is not a file; to compare with a text, use --text.")
+    if not among:
+        found = polymodal.compare(first, second, text=text, model=model)
         if json_out:
-            print_json({"a": first, "b": second, "similarity": score})
+            print_json(found)
         else:
-            console.print(f"{score:.4f}", highlight=False)
+            console.print(f"{found.similarity:.4f}", highlight=False)
         return
-    with progress_bar("Ranking", "images", enabled=not json_out) as progress:
-        ranking = polymodal.rank_similar(first, among, top_k=top_k, model=model, progress=progress)
+    with (
+        progress_bar("Ranking", "images", enabled=not json_out) as progress,
+        cancel_on_interrupt() as cancel,
+    ):
+        ranking = polymodal.rank_similar(
+            first, among, top_k=top_k, model=model, progress=progress, cancel=cancel
+        )
     _report_failures(ranking.failures, len(ranking.matches) + 1)
     if json_out:
         print_json(ranking)
@@ -211,11 +245,8 @@ def dedup(
     json_out: JsonOption = False,
 ) -> None:
     """Find exact, near-exact (edited, rotated, mirrored) and semantic duplicate images."""
-    from polymodal.vision import remove_duplicates
-    from polymodal.vision.dedup_report import report_format
-
     if report is not None:
-        report_format(report)
+        polymodal.report_format(report)
     options: dict[str, Any] = {"semantic": not no_semantic, "model": model}
     if threshold is not None:
         options["semantic_threshold"] = threshold
@@ -223,8 +254,11 @@ def dedup(
         options["hash_distance"] = hash_distance
     if move_to is not None and delete:
         raise BadInputError("Use --move-to or --delete, not both.")
-    with progress_bar("Scanning", "images", enabled=not json_out) as progress:
-        found = polymodal.find_duplicates(folders, progress=progress, **options)
+    with (
+        progress_bar("Scanning", "images", enabled=not json_out) as progress,
+        cancel_on_interrupt() as cancel,
+    ):
+        found = polymodal.find_duplicates(folders, progress=progress, cancel=cancel, **options)
     _report_failures(found.failures, found.scanned - len(found.failures))
     if report is not None:
         found.write(report)
@@ -237,7 +271,7 @@ def dedup(
     if delete and not yes:
         typer.confirm("Delete the duplicate copies permanently?", abort=True, err=True)
     kinds = ("exact", "near-exact", "semantic") if include_semantic else ("exact", "near-exact")
-    removed = remove_duplicates(found, trash=move_to, delete=delete, kinds=kinds)
+    removed = polymodal.remove_duplicates(found, trash=move_to, delete=delete, kinds=kinds)
     verb = "deleted" if delete else f"moved to {move_to}"
     err_console.print(f"{len(removed)} duplicate files {verb}.", highlight=False)
 
@@ -281,13 +315,17 @@ def moderate(
     json_out: JsonOption = False,
 ) -> None:
     """Screen images for unsafe content (a screening aid for human review, not a verdict)."""
-    with progress_bar("Screening", "images", enabled=not json_out) as progress:
+    with (
+        progress_bar("Screening", "images", enabled=not json_out) as progress,
+        cancel_on_interrupt() as cancel,
+    ):
         result = polymodal.moderate(
             images,
             model=model,
             categories_file=categories,
             cache=not no_cache,
             progress=progress,
+            cancel=cancel,
         )
     _report_failures(result.failures, len(result.items))
     if json_out:

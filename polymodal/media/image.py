@@ -30,6 +30,7 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from polymodal.errors import BadInputError, TooLargeError
+from polymodal.media.files import find_files
 
 #: Largest image accepted, in pixels: covers 108 MP phone sensors and large scans. Beyond it a
 #: file is treated as a decompression bomb (a tiny file that would expand to gigabytes).
@@ -225,28 +226,20 @@ IMAGE_EXTENSIONS = frozenset(
 )
 
 
-def find_images(inputs: Sequence[str | os.PathLike[str]], *, recursive: bool = True) -> list[Path]:
-    """Files named directly (kept whatever their type, so bad ones get reported) plus the
-    image files inside named folders, sorted, hidden files and folders skipped.
+def is_image_file(path: Path) -> bool:
+    """Whether a folder walk should pick ``path`` up as an image (by its name's ending)."""
+    return path.suffix.lower() in IMAGE_EXTENSIONS
 
-    Raises :class:`BadInputError` for an input that does not exist.
-    """
-    found: list[Path] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            walker = path.rglob("*") if recursive else path.glob("*")
-            found.extend(
-                sorted(
-                    p
-                    for p in walker
-                    if p.suffix.lower() in IMAGE_EXTENSIONS
-                    and p.is_file()
-                    and not any(part.startswith(".") for part in p.relative_to(path).parts)
-                )
-            )
-        elif path.exists():
-            found.append(path)
-        else:
-            raise BadInputError(f"'{path}' does not exist.")
-    return found
+
+def find_images(
+    inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    recursive: bool = True,
+    param: str | None = "images",
+) -> list[Path]:
+    """Files named directly (kept whatever their type, so bad ones get reported) plus the
+    image files inside named folders: :func:`polymodal.media.files.find_files`'s rules (sorted,
+    hidden entries skipped, each file once; a missing path or a folder without images is a
+    :class:`BadInputError` naming ``param``)."""
+    found = find_files(inputs, is_image_file, kind="image", recursive=recursive, param=param)
+    return [item.path for item in found]

@@ -15,7 +15,7 @@ of a block is carried over), so memory stays bounded on hours of audio.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -180,16 +180,31 @@ def join(chunks: list[Chunk]) -> Chunk:
     return Chunk(chunks[0].source, audio, pieces, speech)
 
 
+SpeechListener = Callable[[np.ndarray, float, list[tuple[float, float]]], None]
+
+
 def speech_pieces(
-    blocks: Iterable[np.ndarray], source: int = 0, *, vad: bool = True
+    blocks: Iterable[np.ndarray],
+    source: int = 0,
+    *,
+    vad: bool = True,
+    on_speech: SpeechListener | None = None,
 ) -> Iterator[Chunk | SourceDone]:
     """One source's speech as single-piece chunks, then a :class:`SourceDone` with all speech
-    regions. Without VAD filtering the pieces are plain 30 s stretches of the audio."""
+    regions. Without VAD filtering the pieces are plain 30 s stretches of the audio.
+
+    ``on_speech(audio, offset, regions)`` hears every block once, with where it starts and the
+    speech VAD found in it (seconds in the source), before the block's chunks are yielded: the
+    speaker labeller listens here, so transcription and diarization share one VAD pass.
+    """
     regions: list[tuple[float, float]] = []
     total = 0.0
     for audio, offset, windows, speech in _block_regions(blocks, vad):
         total = offset + audio.size / SAMPLE_RATE
-        regions.extend((offset + s / SAMPLE_RATE, offset + e / SAMPLE_RATE) for s, e in speech)
+        found = [(offset + s / SAMPLE_RATE, offset + e / SAMPLE_RATE) for s, e in speech]
+        regions.extend(found)
+        if on_speech is not None:
+            on_speech(audio, offset, found)
         for s, e in windows:
             if e <= s:
                 continue

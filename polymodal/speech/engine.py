@@ -14,7 +14,7 @@ a padded 30 s (:func:`context_frames`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,8 +23,10 @@ from polymodal.catalog import ResolvedModel
 from polymodal.config import pick_device, settings
 from polymodal.errors import BadInputError, ModelUnavailableError
 from polymodal.speech.chunks import Chunk, SourceDone, SourceWindows
+from polymodal.speech.generate import generate, is_silence, needs_fallback, retry
+from polymodal.speech.options import DecodeOptions
+from polymodal.speech.tokens import complete_part, split_segments
 
-TASKS = ("transcribe", "translate")
 MAX_PROMPT_TOKENS = 223  # Whisper keeps half its 448-token context for previous text
 FULL_CONTEXT_FRAMES = 3000  # Whisper's 30 s of 10 ms mel frames
 CONTEXT_MARGIN_SECONDS = 5.0  # padding after a short window's speech (see context_frames)
@@ -85,105 +87,46 @@ def _compute_type(asked: str | None, device: str) -> str:
     offered = sorted(ctranslate2.get_supported_compute_types(device))
     if asked not in offered:
         raise BadInputError(
-            f"Compute type '{asked}' is not available on {device}: use one of {', '.join(offered)}."
+            f"Compute type '{asked}' is not available on {device}: "
+            f"use one of {', '.join(offered)}.",
+            param="compute_type",
         )
     return asked
 
 
 @dataclass(frozen=True)
-class DecodeOptions:
-    """How to decode. Defaults are faster-whisper's: beam search 5, each window prompted with
-    the text before it; ``batch_size`` files are decoded together.
-
-    Beam 5: on four espeak passages (562 words) it made 24 errors against greedy's 28, at
-    about 1.3x greedy's time (``beam_size=1`` is the faster choice).
-
-    The three thresholds are Whisper's hallucination guards: a window whose text compresses too
-    well (loops) or whose average log-probability is too low is decoded again (a beam of 5 if
-    the first pass was narrower, then sampling); a window Whisper itself thinks is silence
-    (``no_speech_prob`` above its threshold with a low log-probability) is skipped. ``None``
-    disables a guard.
-
-    ``condition_on_previous_text`` prompts each window with its file's text so far (reset after
-    a window that looped or needed sampling, so one bad window does not poison the rest), as
-    Whisper does to keep names and spelling consistent. A file's windows are decoded one after
-    another anyway, so it costs little: the four passages took 20.3 s with it, 20.7 s without,
-    and made 24 errors either way.
-
-    ``full_audio_context``: pad every window to Whisper's full 30 s before the encoder, as
-    Whisper and faster-whisper do. By default a short window (a voice note, the tail of a file)
-    is padded only to its length plus :data:`CONTEXT_MARGIN_SECONDS`, rounded up to 5 s: the
-    encoder's cost follows its input (10 s of context took 0.16 s against 1.1 s for 30 s), and
-    on our espeak-ng passages and clips the words did not get worse (:func:`context_frames`).
-    """
-
-    language: str | None = None
-    task: str = "transcribe"
-    initial_prompt: str | None = None
-    word_timestamps: bool = False
-    vad: bool = True
-    beam_size: int = 5
-    batch_size: int = 8
-    compression_ratio_threshold: float | None = 2.4
-    log_prob_threshold: float | None = -1.0
-    no_speech_threshold: float | None = 0.6
-    fallback: bool = True
-    condition_on_previous_text: bool = True
-    full_audio_context: bool = False
-
-    def checked(self, engine: WhisperEngine) -> DecodeOptions:
-        """These options validated against the model, with a normalised language code."""
-        from faster_whisper.tokenizer import _LANGUAGE_CODES
-
-        if self.task not in TASKS:
-            raise BadInputError(f"Unknown task '{self.task}': use transcribe or translate.")
-        if self.beam_size < 1 or self.batch_size < 1:
-            raise BadInputError("beam size and batch size must be at least 1.")
-        language = self.language.strip().lower() if self.language else None
-        if language and language not in _LANGUAGE_CODES:
-            raise BadInputError(
-                f"Unknown language code '{self.language}': use an ISO 639-1 code Whisper knows, "
-                "such as en, de, es, fr, ja."
-            )
-        if not engine.multilingual:
-            if language not in (None, "en") or self.task == "translate":
-                raise BadInputError(
-                    f"Model '{engine.name}' is English-only: it can neither read "
-                    f"'{language or self.language}' nor translate; use whisper-base."
-                )
-            language = "en"
-        return replace(self, language=language)
-
-
-@dataclass(frozen=True)
 class Decoded:
-    """One chunk's segments as dicts with times already mapped to the source's timeline."""
+    """One chunk's segments as dicts with times already mapped to the source's timeline, and
+    its source's language with the probability it was detected with (1.0 when given)."""
 
     chunk: Chunk
     segments: list[dict]
+    language: str
+    language_probability: float
 
 
 def decode(
     engine: WhisperEngine,
     sources: Iterable[Iterator[Chunk | SourceDone]],
     options: DecodeOptions,
-    languages: dict[int, tuple[str, float]],
 ) -> Iterator[Decoded | SourceDone]:
     """Decode sources in lockstep: each step decodes the current window of up to
     ``batch_size`` sources together (a source has one window in flight, since its next window
     starts where this one's decoding ended). ``sources`` are :func:`speech_pieces` streams.
 
     Yields each window's segments and, after a source's last window, its :class:`SourceDone`;
-    sources can finish out of order. ``languages`` maps source → ``(language, probability)``;
-    a source not in it has its language detected from its first window, and it is filled in.
+    sources can finish out of order. A source's language is detected from its first window
+    (unless ``options.language`` gives it) and kept for the rest of that source.
     """
     waiting = iter(sources)
+    languages: dict[int, tuple[str, float]] = {}
     active: list[SourceWindows] = []
     context: dict[int, list[int]] = {}
     while True:
         batch, finished = _next_batch(active, waiting, options.batch_size)
         for done in finished:
             context.pop(done.source, None)
+            languages.pop(done.source, None)
             yield done
         if not batch:
             return
@@ -307,9 +250,6 @@ def tokenizer_for(engine: WhisperEngine, language: str, task: str):
 def _decode_group(engine, windows, previous, options, languages, context):
     """One encoder pass and one decoder pass over windows; ``(segments, seconds consumed)``
     for each (fallbacks decode a failed window again on its own)."""
-    from polymodal.speech.generate import generate, is_silence, needs_fallback, retry
-    from polymodal.speech.tokens import complete_part, split_segments
-
     frames = context_frames(windows, options.full_audio_context)
     features = _features(engine, windows, frames)
     encoder_output = engine.model.encode(features)
@@ -334,7 +274,7 @@ def _decode_group(engine, windows, previous, options, languages, context):
     if options.word_timestamps:
         _add_words(engine, decoded, windows, tokenizers[0], encoder_output, frames)
     return [
-        (Decoded(w, _to_original(w, segments)), used)
+        (Decoded(w, _to_original(w, segments), *languages[w.source]), used)
         for w, segments, used in zip(windows, decoded, consumed, strict=True)
     ]
 

@@ -1,17 +1,19 @@
 """Renderers: a :class:`Transcript` as plain text, SRT, WebVTT or JSON.
 
-The CLI, the folder runner and the server all render through here, so the same transcript reads
-the same everywhere. Speaker labels (when segments carry them) appear as SRT ``[Alice]``
-prefixes, WebVTT voice tags ``<v Alice>``, a script in text ("Alice: ..."), and JSON fields.
+The CLI, the folder runner and the server all render through :func:`render_transcript`, so the
+same transcript reads the same everywhere; JSON is :mod:`polymodal.render`'s, the one serialiser.
+Speaker labels (when segments carry them) appear as SRT ``[Alice]`` prefixes, WebVTT voice tags
+``<v Alice>``, a script in text ("Alice: ..."), and JSON fields.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
-from polymodal.speech.results import Segment, Transcript
+from polymodal.errors import BadInputError
+from polymodal.render import to_json
+from polymodal.speech.results import Transcript
 from polymodal.speech.subtitles import layout_cues
 
 FORMATS = ("txt", "srt", "vtt", "json")
@@ -86,60 +88,9 @@ def render_vtt(transcript: Transcript) -> str:
     return "\n".join(blocks)
 
 
-def _segment_json(segment: Segment, name: Callable[[str | None], str | None]) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": segment.id,
-        "start": segment.start,
-        "end": segment.end,
-        "text": segment.text,
-        "avg_logprob": segment.avg_logprob,
-        "compression_ratio": segment.compression_ratio,
-        "no_speech_prob": segment.no_speech_prob,
-        "suspect": segment.suspect,
-        "suspect_reasons": list(segment.suspect_reasons),
-        "speaker": segment.speaker,
-        "speaker_name": name(segment.speaker),
-        "words": [
-            {
-                "start": w.start,
-                "end": w.end,
-                "word": w.text,
-                "probability": w.probability,
-                "speaker": w.speaker,
-            }
-            for w in segment.words
-        ],
-    }
-    return data
-
-
-def transcript_dict(transcript: Transcript) -> dict[str, Any]:
-    """The JSON shape: info fields, full text, segments with words, speakers summary."""
-    info = transcript.info
-    name = _namer(transcript)
-    return {
-        "source": info.source,
-        "model": info.model,
-        "task": info.task,
-        "language": info.language,
-        "language_probability": info.language_probability,
-        "duration": info.duration,
-        "text": transcript.text,
-        "segments": [_segment_json(s, name) for s in transcript.segments],
-        "speakers": [
-            {
-                "label": s.label,
-                "name": s.name,
-                "speaking_time": s.speaking_time,
-                "turns": s.turns,
-            }
-            for s in transcript.speakers
-        ],
-    }
-
-
 def render_json(transcript: Transcript) -> str:
-    return json.dumps(transcript_dict(transcript), ensure_ascii=False, indent=2) + "\n"
+    """The transcript as :func:`polymodal.render.to_json` gives it: the same JSON everywhere."""
+    return to_json(transcript) + "\n"
 
 
 RENDERERS: dict[str, Callable[[Transcript], str]] = {
@@ -150,17 +101,36 @@ RENDERERS: dict[str, Callable[[Transcript], str]] = {
 }
 
 
+def output_formats(formats: str | Sequence[str]) -> tuple[str, ...]:
+    """``"all"``, ``"srt"`` or ``["srt", "vtt"]`` as a checked tuple of format names."""
+    wanted = [formats] if isinstance(formats, str) else list(formats)
+    if "all" in wanted:
+        return FORMATS
+    for fmt in wanted:
+        if fmt not in RENDERERS:
+            raise BadInputError(
+                f"Unknown output format '{fmt}': use {', '.join(FORMATS)} or all.", param="formats"
+            )
+    return tuple(dict.fromkeys(wanted))
+
+
 def render(transcript: Transcript, fmt: str) -> str:
     """``transcript`` in ``fmt`` (txt, srt, vtt or json)."""
-    from polymodal.errors import BadInputError
-
     if fmt not in RENDERERS:
-        raise BadInputError(f"Unknown output format '{fmt}': use one of {', '.join(FORMATS)}.")
+        raise BadInputError(
+            f"Unknown output format '{fmt}': use one of {', '.join(FORMATS)}.", param="formats"
+        )
     return RENDERERS[fmt](transcript)
 
 
-def drop_suspect(transcript: Transcript) -> Transcript:
-    """The transcript without suspect segments (for ``--drop-suspect``)."""
-    from dataclasses import replace
+def render_transcript(transcript: Transcript, fmt: str, *, drop_suspect: bool = False) -> str:
+    """``transcript`` in ``fmt``, the one place the drop-suspect rule lives: ``drop_suspect``
+    leaves suspect segments out of txt, srt and vtt, while JSON always keeps them, flagged, so
+    nothing is lost from the record."""
+    shown = without_suspect(transcript) if drop_suspect and fmt != "json" else transcript
+    return render(shown, fmt)
 
+
+def without_suspect(transcript: Transcript) -> Transcript:
+    """The transcript without suspect segments."""
     return replace(transcript, segments=tuple(s for s in transcript.segments if not s.suspect))

@@ -7,14 +7,16 @@ as Whisper does; a chunk Whisper itself judges silent is dropped by the caller.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from polymodal.speech.engine import DecodeOptions
+from polymodal.speech.options import DecodeOptions
 
 
-def generate(engine, encoder_output, tokenizers, previous, options, **overrides) -> list[dict]:
+def generate(
+    engine, encoder_output, tokenizers, previous, options, overrides: dict | None = None
+) -> list[dict]:
     """Decode a batch with faster-whisper's own ``generate`` arguments; keep the top hypothesis.
+
+    ``overrides`` replaces CTranslate2 ``generate`` settings (the fallback's wider beam and
+    sampling).
 
     Measured token for token against ``WhisperModel.generate_with_fallback`` on the same
     features: same text, same scores. (Asking CTranslate2 for every beam's finalist, to prefer
@@ -37,7 +39,7 @@ def generate(engine, encoder_output, tokenizers, previous, options, **overrides)
         "return_no_speech_prob": True,
         "max_initial_timestamp_index": 50,
     }
-    settings_.update(overrides)
+    settings_.update(overrides or {})
     results = model.model.generate(encoder_output, prompts, **settings_)
     outputs = []
     for result in results:
@@ -82,17 +84,17 @@ def needs_fallback(output: dict, options: DecodeOptions) -> bool:
 
 
 def retry(engine, features, tokenizer, previous, options, first: dict) -> dict:
-    """A wider beam (if the first pass was narrower), then sampling at rising temperature, as
-    Whisper does on a failed window."""
+    """A wider beam (if the first pass was narrower), then sampling at each of
+    ``options.temperatures``, as Whisper does on a failed window."""
     encoder_output = engine.model.encode(features)
     attempts = [{"beam_size": 5}] if options.beam_size < 5 else []
     attempts += [
         {"beam_size": 1, "num_hypotheses": 5, "sampling_topk": 0, "sampling_temperature": t}
-        for t in (0.4, 0.8)
+        for t in options.temperatures
     ]
     best = first
     for attempt in attempts:
-        output = generate(engine, encoder_output, [tokenizer], [previous], options, **attempt)[0]
+        output = generate(engine, encoder_output, [tokenizer], [previous], options, attempt)[0]
         if output["avg_logprob"] > best["avg_logprob"] and (
             options.compression_ratio_threshold is None
             or output["compression_ratio"] <= options.compression_ratio_threshold

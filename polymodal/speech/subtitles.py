@@ -46,9 +46,9 @@ def _tokens(segments: Sequence[Segment]) -> list[_Token]:
     for index, segment in enumerate(segments):
         if segment.words:
             for word in segment.words:
-                text = word.text.strip()
+                text = word.word.strip()
                 speaker = word.speaker or segment.speaker
-                glued = tokens and tokens[-1].segment == index and not word.text[:1].isspace()
+                glued = tokens and tokens[-1].segment == index and not word.word[:1].isspace()
                 if glued and tokens[-1].speaker == speaker:
                     # Whisper marks a new word by a leading space; "M" + "-fire" is one word.
                     last = tokens[-1]

@@ -2,30 +2,36 @@
 
 Data flows one way: file → ``media.audio`` blocks → VAD speech in 30 s windows (``chunks``)
 → batched decoding (``engine``) → typed :class:`Segment` records with suspect flags
-→ a :class:`Transcript`.
+→ a :class:`Transcript`; with speakers, the same blocks and VAD regions also feed a diarization
+session beside the decoder (``speakers.stream``), whose turns label the transcript.
+
+One route serves one file and many: :meth:`Transcriber.transcribe` is
+:meth:`Transcriber.transcribe_many` over a single input, with progress in seconds of audio
+instead of files. Options arrive typed (:class:`DecodeOptions`, :class:`SpeakerOptions`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from polymodal import catalog
 from polymodal.errors import BadInputError, PolymodalError
 from polymodal.media.audio import SAMPLE_RATE, as_waveform, iter_audio_blocks, probe_duration
-from polymodal.progress import ProgressCallback, no_progress
+from polymodal.progress import CancelToken, ProgressCallback, Reporter, check_cancelled
 from polymodal.speech.chunks import Chunk, SourceDone, speech_pieces
-from polymodal.speech.engine import Decoded, DecodeOptions, WhisperEngine, decode
+from polymodal.speech.engine import Decoded, WhisperEngine, decode
+from polymodal.speech.options import DecodeOptions, SpeakerOptions
 from polymodal.speech.results import Segment, Transcript, TranscriptionInfo, Word
 from polymodal.speech.suspect import SuspectThresholds, suspect_reasons
 
 AudioInput = str | os.PathLike[str] | np.ndarray
+Result = Transcript | PolymodalError
 
 
 def _blocks(audio: AudioInput) -> Iterator[np.ndarray]:
@@ -36,6 +42,10 @@ def _blocks(audio: AudioInput) -> Iterator[np.ndarray]:
 
 def _name(audio: AudioInput) -> str | None:
     return None if isinstance(audio, np.ndarray) else str(audio)
+
+
+def _duration(audio: AudioInput) -> float | None:
+    return len(audio) / SAMPLE_RATE if isinstance(audio, np.ndarray) else probe_duration(audio)
 
 
 def _no_speech(audio: AudioInput | None) -> BadInputError:
@@ -49,7 +59,8 @@ class Transcriber:
     """A Whisper model loaded once (through the catalogue) and reused for every input.
 
     ``model`` is a catalogue name (``whisper-base``, ``whisper-tiny.en`` ...) or a local
-    CTranslate2 directory; ``None`` takes the configured default.
+    CTranslate2 directory; ``None`` takes the configured default. ``compute_type`` (``int8``
+    on CPU by default, ``float32`` for the last word of accuracy) belongs to the loaded model.
     """
 
     def __init__(
@@ -59,6 +70,8 @@ class Transcriber:
         compute_type: str | None = None,
         threads: int = 0,
     ) -> None:
+        if compute_type in ("auto", "default"):
+            compute_type = None  # one cache entry for the model whichever way "pick" is said
         self.engine: WhisperEngine = catalog.load(
             model, "whisper", device=device, compute_type=compute_type, threads=threads
         )
@@ -67,124 +80,181 @@ class Transcriber:
     def model_name(self) -> str:
         return self.engine.name
 
-    # -- single input ---------------------------------------------------------------------
-
     def stream(
-        self, audio: AudioInput, *, progress: ProgressCallback | None = None, **options: Any
+        self,
+        audio: AudioInput,
+        options: DecodeOptions | None = None,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
     ) -> tuple[Iterator[Segment], TranscriptionInfo]:
         """Segments lazily (bounded memory on hours of audio) and the info record.
 
-        The first batch is decoded before returning so the info can report the language. Options
-        are :class:`DecodeOptions` fields. Raises :class:`BadInputError` for unreadable input
-        and for input with no speech at all.
+        The first window is decoded before returning so the info can report the language.
+        Raises :class:`BadInputError` for unreadable input and for input with no speech at all.
         """
-        segments, info, _ = self._run(audio, progress, options)
-        return segments, info
-
-    def _run(self, audio, progress, options):
-        decode_options = DecodeOptions(**options).checked(self.engine)
-        total = len(audio) / SAMPLE_RATE if isinstance(audio, np.ndarray) else probe_duration(audio)
-        languages: dict[int, tuple[str, float]] = {}
-        pieces = speech_pieces(_blocks(audio), vad=decode_options.vad)
-        items = decode(self.engine, [pieces], decode_options, languages)
+        options = (options or DecodeOptions()).checked(self.engine)
+        report = Reporter(progress, "transcribe", "s", cancel)
+        total = _duration(audio)
+        items = decode(self.engine, [speech_pieces(_blocks(audio), vad=options.vad)], options)
         first = next(items)
         if isinstance(first, SourceDone):
             if first.error is not None:
                 raise first.error
-            if decode_options.vad:
+            if options.vad:
                 raise _no_speech(audio)
-        language, probability = languages.get(0, (decode_options.language or "en", 0.0))
-        info = TranscriptionInfo(
-            language=language,
-            language_probability=probability,
-            duration=round(total or 0.0, 3),
-            model=self.engine.name,
-            task=decode_options.task,
-            source=_name(audio),
-        )
-        state = {"duration": total}
-        events = itertools.chain([first], items)
-        thresholds = _thresholds(decode_options)
-        segments = _segments(events, thresholds, total, progress, state)
-        return segments, info, state
+        collected = _Collected()
+        if isinstance(first, Decoded):
+            collected.language = (first.language, first.language_probability)
+        info = collected.info(self.engine, options, audio, round(total or 0.0, 3))
+        return _stream_segments(first, items, _thresholds(options), report, total), info
 
     def transcribe(
         self,
         audio: AudioInput,
+        options: DecodeOptions | None = None,
         *,
-        speakers: Any = None,
+        speakers: SpeakerOptions | None = None,
         progress: ProgressCallback | None = None,
-        **options: Any,
+        cancel: CancelToken | None = None,
     ) -> Transcript:
-        """The whole transcript of one input. ``speakers`` (a ``SpeakerOptions``) labels turns.
+        """The whole transcript of one input (a file, or 16 kHz samples); progress in seconds.
 
-        With speakers, the audio is decoded once, enrolment clips are checked first (so a bad
-        one fails before the expensive part), the diarizer runs beside the decoder, and words
-        are timed to split segments by turn.
+        ``speakers`` labels who spoke: enrolment clips are checked first (so a bad one fails
+        before the expensive part), words are timed, and the voice encoder runs beside the
+        decoder on the same blocks and speech regions. Raises the input's error.
         """
-        if speakers is not None:
-            return self._with_speakers(audio, speakers, progress, options)
-        segments, info, state = self._run(audio, progress, options)
-        collected = tuple(segments)
-        info = replace(info, duration=round(state["duration"] or 0.0, 3))
-        return Transcript(info=info, segments=collected)
+        report = Reporter(progress, "transcribe", "s", cancel)
+        total = _duration(audio)
 
-    def _with_speakers(self, audio, speakers, progress, options) -> Transcript:
-        from polymodal.speech import speakers as speaker_room
-        from polymodal.speech.chunks import speech_regions
+        def on_window(item: Decoded | SourceDone) -> None:
+            if isinstance(item, Decoded):
+                report(item.chunk.original_end, total)
+            elif item.error is None:
+                report(item.duration, item.duration)
 
-        speaker_room.check_enrolment(speakers)
-        waveform = _as_array(audio)
-        regions = speech_regions(waveform)
-        # The voice encoder runs beside the decoder, whose beam search leaves cores idle: on
-        # 3 min of 3 voices, speakers added 26-32 % to the wall time when diarization ran
-        # before the transcription, and 10 % beside it.
-        with ThreadPoolExecutor(1, thread_name_prefix="polymodal-speakers") as pool:
-            pending = pool.submit(speaker_room.diarize, waveform, speakers, speech_regions=regions)
-            transcript = self.transcribe(
-                waveform, progress=progress, **{**options, "word_timestamps": True}
-            )
-            diarization = pending.result()
-        transcript = replace(transcript, info=replace(transcript.info, source=_name(audio)))
-        return speaker_room.label_transcript(transcript, diarization)
-
-    # -- many inputs ----------------------------------------------------------------------
+        with contextlib.closing(self._run([audio], options, speakers, cancel, on_window)) as run:
+            for _, result in run:
+                if isinstance(result, PolymodalError):
+                    raise result
+                return result
+        raise AssertionError("a run over one input yields one result")  # pragma: no cover
 
     def transcribe_many(
         self,
-        sources: Sequence[str | os.PathLike[str]],
+        sources: Sequence[AudioInput],
+        options: DecodeOptions | None = None,
         *,
+        speakers: SpeakerOptions | None = None,
         progress: ProgressCallback | None = None,
-        **options: Any,
-    ) -> Iterator[tuple[int, Transcript | PolymodalError]]:
-        """Transcribe many files in one batched stream: the model is loaded once and the
-        current windows of up to ``batch_size`` files share each encoder and decoder pass.
-        Yields ``(index, transcript or error)`` as each file completes (not necessarily in
-        input order); a bad file yields its error and the others go on.
+        cancel: CancelToken | None = None,
+    ) -> Iterator[tuple[int, Result]]:
+        """Transcribe many inputs in one batched stream: the current windows of up to
+        ``batch_size`` files share each encoder and decoder pass. Yields ``(index, transcript
+        or error)`` as each input completes (not necessarily in input order); a bad input
+        yields its error and the others go on. Progress counts files; ``cancel`` is checked
+        between windows.
         """
-        decode_options = DecodeOptions(**options).checked(self.engine)
-        thresholds = _thresholds(decode_options)
-        languages: dict[int, tuple[str, float]] = {}
-        streams = (_source_pieces(i, s, decode_options.vad) for i, s in enumerate(sources))
-        collected: dict[int, list[Segment]] = {}
-        report = progress or no_progress
+        report = Reporter(progress, "transcribe", "files", cancel)
         finished = 0
-        for item in decode(self.engine, streams, decode_options, languages):
-            if isinstance(item, Decoded):
-                segments = collected.setdefault(item.chunk.source, [])
-                segments.extend(_to_segments(item, thresholds, len(segments)))
-                continue
-            segments = collected.pop(item.source, [])
-            result = _finish(item, segments, languages, self.engine, decode_options, sources)
-            finished += 1
-            report(float(finished), float(len(sources)))
-            yield item.source, result
+        with contextlib.closing(self._run(sources, options, speakers, cancel)) as run:
+            for index, result in run:
+                finished += 1
+                report(finished, len(sources))
+                yield index, result
+
+    def _run(
+        self,
+        sources: Sequence[AudioInput],
+        options: DecodeOptions | None,
+        speakers: SpeakerOptions | None,
+        cancel: CancelToken | None,
+        on_window: Callable[[Decoded | SourceDone], None] | None = None,
+    ) -> Iterator[tuple[int, Result]]:
+        """The one decoding route: every source's pieces through :func:`decode`, collected
+        into transcripts (and labelled with speakers) as each source ends."""
+        options = (options or DecodeOptions()).checked(self.engine)
+        if speakers is not None:
+            options = replace(options, word_timestamps=True)
+        thresholds = _thresholds(options)
+        with _labeller(speakers) as labeller:
+            streams = (
+                _source_pieces(i, source, options.vad, labeller) for i, source in enumerate(sources)
+            )
+            collected: dict[int, _Collected] = {}
+            for item in decode(self.engine, streams, options):
+                check_cancelled(cancel)
+                if on_window is not None:
+                    on_window(item)
+                if isinstance(item, Decoded):
+                    collected.setdefault(item.chunk.source, _Collected()).add(item, thresholds)
+                    continue
+                found = collected.pop(item.source, _Collected())
+                yield item.source, self._finish(item, found, sources, options, labeller)
+
+    def _finish(self, done: SourceDone, found, sources, options, labeller) -> Result:
+        source = sources[done.source]
+        if done.error is not None or (options.vad and found.windows == 0):
+            if labeller is not None:
+                labeller.discard(done.source)
+            return done.error or _no_speech(source)
+        info = found.info(self.engine, options, source, done.duration)
+        transcript = Transcript.of(info, tuple(found.segments))
+        if labeller is None:
+            return transcript
+        try:
+            return labeller.label(done.source, transcript)
+        except PolymodalError as exc:
+            return exc
 
 
-def _as_array(audio: AudioInput) -> np.ndarray:
-    from polymodal.media.audio import decode_audio
+def as_transcriber(
+    model: Transcriber | str | os.PathLike[str] | None,
+    *,
+    device: str = "auto",
+    compute_type: str | None = None,
+) -> Transcriber:
+    """``model`` itself when it is a loaded :class:`Transcriber` (or a stand-in for one), else
+    the catalogue's model of that name loaded once per process."""
+    if model is None or isinstance(model, str | os.PathLike):
+        return Transcriber(model, device=device, compute_type=compute_type)
+    return model
 
-    return decode_audio(audio)
+
+@contextlib.contextmanager
+def _labeller(speakers: SpeakerOptions | None):
+    if speakers is None:
+        yield None
+        return
+    from polymodal.speech.speakers.stream import StreamingLabeller
+
+    with StreamingLabeller(speakers) as labeller:
+        yield labeller
+
+
+@dataclass
+class _Collected:
+    """One source's decoding so far: its segments, windows decoded, and language."""
+
+    segments: list[Segment] = field(default_factory=list)
+    windows: int = 0
+    language: tuple[str, float] | None = None
+
+    def add(self, item: Decoded, thresholds: SuspectThresholds) -> None:
+        self.windows += 1
+        self.language = self.language or (item.language, item.language_probability)
+        self.segments.extend(_to_segments(item, thresholds, len(self.segments)))
+
+    def info(self, engine, options: DecodeOptions, source, duration: float) -> TranscriptionInfo:
+        language, probability = self.language or (options.language or "en", 0.0)
+        return TranscriptionInfo(
+            language=language,
+            language_probability=probability,
+            duration=duration,
+            model=engine.name,
+            task=options.task,
+            source=_name(source),
+        )
 
 
 def _thresholds(options: DecodeOptions) -> SuspectThresholds:
@@ -195,45 +265,22 @@ def _thresholds(options: DecodeOptions) -> SuspectThresholds:
     )
 
 
-def _source_pieces(index: int, source, vad: bool) -> Iterator[Chunk | SourceDone]:
-    """One file's speech pieces; a file that fails to decode ends in a SourceDone with its error."""
+def _source_pieces(index: int, source: AudioInput, vad: bool, labeller) -> Iterator:
+    """One source's speech pieces (heard by the labeller too, when there is one); a source
+    that fails to decode ends in a :class:`SourceDone` with its error."""
     try:
-        yield from speech_pieces(iter_audio_blocks(source), index, vad=vad)
+        on_speech = labeller.listener(index) if labeller is not None else None
+        yield from speech_pieces(_blocks(source), index, vad=vad, on_speech=on_speech)
     except PolymodalError as exc:
         yield SourceDone(index, error=exc)
 
 
-def _finish(item, segments, languages, engine, options, sources):
-    if item.error is not None:
-        return item.error
-    if options.vad and not segments and not item.regions:
-        return _no_speech(sources[item.source])
-    language, probability = languages.get(item.source, (options.language or "en", 0.0))
-    info = TranscriptionInfo(
-        language=language,
-        language_probability=probability,
-        duration=item.duration,
-        model=engine.name,
-        task=options.task,
-        source=str(sources[item.source]),
-    )
-    return Transcript(info=info, segments=tuple(segments))
-
-
-def _segments(
-    events: Iterable[Decoded | SourceDone],
-    thresholds: SuspectThresholds,
-    total: float | None,
-    progress: ProgressCallback | None,
-    state: dict,
-) -> Iterator[Segment]:
-    report = progress or no_progress
+def _stream_segments(first, items, thresholds, report: Reporter, total) -> Iterator[Segment]:
     count = 0
-    for item in events:
+    for item in itertools.chain([first], items):
         if isinstance(item, SourceDone):
             if item.error is not None:
                 raise item.error
-            state["duration"] = item.duration
             report(item.duration, item.duration)
             continue
         segments = _to_segments(item, thresholds, count)
@@ -251,16 +298,6 @@ def _to_segments(item: Decoded, thresholds: SuspectThresholds, first_id: int) ->
             Word(float(w["start"]), float(w["end"]), w["word"], round(float(w["probability"]), 4))
             for w in raw["words"]
         )
-        reasons = suspect_reasons(
-            text,
-            raw["start"],
-            raw["end"],
-            avg_logprob=raw["avg_logprob"],
-            compression_ratio=raw["compression_ratio"],
-            no_speech_prob=raw["no_speech_prob"],
-            speech=item.chunk.speech,
-            thresholds=thresholds,
-        )
         segments.append(
             Segment(
                 id=first_id + len(segments) + 1,
@@ -271,7 +308,20 @@ def _to_segments(item: Decoded, thresholds: SuspectThresholds, first_id: int) ->
                 avg_logprob=round(float(raw["avg_logprob"]), 4),
                 compression_ratio=round(float(raw["compression_ratio"]), 4),
                 no_speech_prob=round(float(raw["no_speech_prob"]), 4),
-                suspect_reasons=reasons,
+                suspect_reasons=_reasons(raw, text, item.chunk, thresholds),
             )
         )
     return segments
+
+
+def _reasons(raw: dict, text: str, chunk: Chunk, thresholds: SuspectThresholds):
+    return suspect_reasons(
+        text,
+        raw["start"],
+        raw["end"],
+        avg_logprob=raw["avg_logprob"],
+        compression_ratio=raw["compression_ratio"],
+        no_speech_prob=raw["no_speech_prob"],
+        speech=chunk.speech,
+        thresholds=thresholds,
+    )

@@ -1,4 +1,10 @@
-"""The vision room: CLIP embeddings, classification, similarity, duplicates, moderation."""
+"""The vision room: CLIP embeddings, classification, similarity, duplicates, moderation, and
+the object detector.
+
+``classify`` here is CLIP's answer alone; :func:`polymodal.classify` adds the advisor's word
+on the labels (see :mod:`polymodal.tasks`). The detector is imported from
+:mod:`polymodal.vision.detect` when needed (it pulls in torch).
+"""
 
 from polymodal.vision.cache import CacheStats, cache_stats, clear_cache
 from polymodal.vision.classify import ClassificationResult, ImageLabels, LabelScore, classify
@@ -8,28 +14,47 @@ from polymodal.vision.dedup_report import (
     DuplicateGroup,
     DuplicateReport,
     remove_duplicates,
+    report_format,
 )
 from polymodal.vision.embed import (
     Failure,
+    ImageBatch,
     ImageEmbeddings,
     embed_images,
     embed_texts,
     get_encoder,
+    iter_image_batches,
 )
 from polymodal.vision.encoder import ClipEncoder
 from polymodal.vision.moderate import CategoryScore, ImageModeration, ModerationResult, moderate
-from polymodal.vision.output import output_format, write_embeddings
-from polymodal.vision.similarity import Match, Ranking, rank_similar, similarity
+from polymodal.vision.output import (
+    EmbeddingExport,
+    export_embeddings,
+    output_format,
+    write_embeddings,
+)
+from polymodal.vision.prompts import read_labels
+from polymodal.vision.similarity import (
+    Comparison,
+    Match,
+    Ranking,
+    compare,
+    rank_similar,
+    similarity,
+)
 
 __all__ = [
     "CacheStats",
     "CategoryScore",
     "ClassificationResult",
     "ClipEncoder",
+    "Comparison",
     "DuplicateFile",
     "DuplicateGroup",
     "DuplicateReport",
+    "EmbeddingExport",
     "Failure",
+    "ImageBatch",
     "ImageEmbeddings",
     "ImageLabels",
     "ImageModeration",
@@ -40,14 +65,19 @@ __all__ = [
     "cache_stats",
     "classify",
     "clear_cache",
+    "compare",
     "embed_images",
     "embed_texts",
+    "export_embeddings",
     "find_duplicates",
     "get_encoder",
+    "iter_image_batches",
     "moderate",
     "output_format",
     "rank_similar",
+    "read_labels",
     "remove_duplicates",
+    "report_format",
     "similarity",
     "write_embeddings",
 ]

@@ -79,8 +79,9 @@ class EmbeddingCache:
             self._initialise_with_retries(db)
         except sqlite3.DatabaseError as exc:
             raise PolymodalError(
-                f"The embedding cache '{self.path}' cannot be opened ({exc}); "
-                "run 'polymodal cache clear' to start a fresh one."
+                f"The embedding cache '{self.path}' cannot be opened ({exc}); clear the "
+                "embedding cache (polymodal cache clear or polymodal.clear_cache()) to start "
+                "a fresh one."
             ) from exc
         self._db = db
         return db
@@ -115,8 +116,8 @@ class EmbeddingCache:
         if version > SCHEMA_VERSION:
             raise PolymodalError(
                 f"The embedding cache '{self.path}' was written by a newer polymodal "
-                f"(schema {version} > {SCHEMA_VERSION}); upgrade, or run "
-                "'polymodal cache clear'."
+                f"(schema {version} > {SCHEMA_VERSION}); upgrade polymodal, or clear the "
+                "embedding cache (polymodal cache clear or polymodal.clear_cache())."
             )
         if version < SCHEMA_VERSION:
             db.executescript(_SCHEMA)

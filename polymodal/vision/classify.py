@@ -17,17 +17,15 @@ shift these ranges, so tune per-label thresholds on a few of your own images.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from polymodal.errors import BadInputError
-from polymodal.progress import ProgressCallback
+from polymodal.progress import CancelToken, ProgressCallback
 from polymodal.vision import embed
-from polymodal.vision.advice import LabelAdvice, RoutedCount, RoutedQuery, advise, answer_counts
-from polymodal.vision.embed import Failure
+from polymodal.vision.embed import Failure, ModelRef
 from polymodal.vision.files import PathLike, image_files
 from polymodal.vision.prompts import (
     Templates,
@@ -74,12 +72,10 @@ class ImageLabels:
 
 @dataclass(frozen=True)
 class ClassificationResult:
-    """Every image's labels, the files that failed, and the advisor's word on the labels.
+    """Every image's labels, the files that failed, and how they were scored.
 
-    ``advice``: warnings about labels CLIP judges poorly (counting, spatial relations,
-    negation ...). ``routed``: labels another tool answers properly, with the command to run.
-    ``counts``: the object detector's answers to routed counting labels, per image;
-    ``route_notes``: why a route could not run (for example, no detector on this machine).
+    CLIP's answer alone: :func:`polymodal.classify` (in :mod:`polymodal.tasks.classify`) adds
+    the advisor's warnings on the labels and the detector's counts to it.
     """
 
     items: tuple[ImageLabels, ...]
@@ -89,10 +85,6 @@ class ClassificationResult:
     multi_label: bool
     model_id: str
     logit_scale: float
-    advice: tuple[LabelAdvice, ...] = ()
-    routed: tuple[RoutedQuery, ...] = ()
-    counts: tuple[RoutedCount, ...] = ()
-    route_notes: tuple[str, ...] = ()
 
     def __iter__(self) -> Iterator[ImageLabels]:
         return iter(self.items)
@@ -111,7 +103,8 @@ def _threshold_map(
         unknown = sorted(set(thresholds) - set(labels) - {"*"})
         if unknown:
             raise BadInputError(
-                f"Thresholds name labels that are not being classified: {', '.join(unknown)}."
+                f"Thresholds name labels that are not being classified: {', '.join(unknown)}.",
+                param="thresholds",
             )
         per_label = thresholds
         default = per_label.get("*", default)
@@ -124,7 +117,8 @@ def _threshold_map(
         if value is not None and not low <= value <= high:
             raise BadInputError(
                 f"Threshold {value} for '{label}' is out of range: in this mode it is "
-                f"{scale}, between {low:g} and {high:g}."
+                f"{scale}, between {low:g} and {high:g}.",
+                param="thresholds",
             )
     return chosen
 
@@ -169,19 +163,37 @@ def _rank(
     return ImageLabels(path=path, scores=tuple(scores), predicted=predicted)
 
 
+def check_options(
+    labels: Sequence[str],
+    multi_label: bool,
+    thresholds: Thresholds,
+    top_k: int | None,
+) -> tuple[tuple[str, ...], dict[str, float | None]]:
+    """The cleaned labels and each label's threshold; every option checked before work."""
+    chosen = clean_labels(labels)
+    if not multi_label and len(chosen) < 2:
+        raise BadInputError(
+            "Single-label classification needs at least two labels to choose between; "
+            "pass more labels, or use multi-label mode to test one label on its own.",
+            param="labels",
+        )
+    if top_k is not None and top_k < 1:
+        raise BadInputError(f"top_k must be at least 1, got {top_k}.", param="top_k")
+    return chosen, _threshold_map(thresholds, chosen, multi_label)
+
+
 def classify(
     images: PathLike | Sequence[PathLike],
     labels: Sequence[str],
     *,
-    model: str | os.PathLike[str] | None = None,
+    model: ModelRef = None,
     templates: Templates = None,
     multi_label: bool = False,
     thresholds: Thresholds = None,
     top_k: int | None = None,
     cache: bool = True,
     progress: ProgressCallback | None = None,
-    route: bool = True,
-    detector: str | os.PathLike[str] | None = None,
+    cancel: CancelToken | None = None,
 ) -> ClassificationResult:
     """Classify image files (or the images in folders) against ``labels`` with CLIP, zero-shot.
 
@@ -192,26 +204,18 @@ def classify(
     rest); a probability in single-label mode, a cosine in multi-label mode (module notes).
     ``top_k``: keep the k best labels per image. Bad image files land in ``failures``; the
     rest completes. Image and label embeddings both come from the persistent cache when
-    ``cache`` is on. ``route``: answer counting labels with the object detector ``detector``
-    (default model of the catalogue) as well, since CLIP cannot count.
+    ``cache`` is on. ``model``: a name, a folder or a loaded encoder. This is CLIP's answer
+    alone; :func:`polymodal.classify` adds the advisor's warnings and the detector's counts.
     """
-    chosen = clean_labels(labels)
-    if not multi_label and len(chosen) < 2:
-        raise BadInputError(
-            "Single-label classification needs at least two labels to choose between; "
-            "pass more labels, or use multi-label mode to test one label on its own."
-        )
-    if top_k is not None and top_k < 1:
-        raise BadInputError(f"top_k must be at least 1, got {top_k}.")
+    chosen, limits = check_options(labels, multi_label, thresholds, top_k)
     prompt_templates = resolve_templates(templates)
-    limits = _threshold_map(thresholds, chosen, multi_label)
-    advice, routed = advise(chosen)
-    text_vectors = label_vectors(chosen, prompt_templates, model=model, cache=cache)
-    embedded = embed.embed_images(image_files(images), model=model, cache=cache, progress=progress)
-    scale = float(embed.get_encoder(model).logit_scale)
-    counts, route_notes = (
-        answer_counts(embedded.paths, routed, detector=detector) if route else ((), ())
+    encoder = embed.get_encoder(model)
+    text_vectors = label_vectors(chosen, prompt_templates, model=encoder, cache=cache)
+    files = image_files(images)
+    embedded = embed.embed_images(
+        files, model=encoder, cache=cache, progress=progress, cancel=cancel
     )
+    scale = float(encoder.logit_scale)
     similarities, probabilities = score_images(embedded.vectors, text_vectors, scale)
     items = tuple(
         _rank(path, chosen, similarities[i], probabilities[i], limits, multi_label, top_k)
@@ -225,8 +229,4 @@ def classify(
         multi_label=multi_label,
         model_id=embedded.model_id,
         logit_scale=scale,
-        advice=advice,
-        routed=routed,
-        counts=counts,
-        route_notes=route_notes,
     )

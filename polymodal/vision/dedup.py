@@ -24,10 +24,10 @@ from PIL import Image
 
 from polymodal.errors import BadInputError, PolymodalError
 from polymodal.media.image import content_hash, load_image
-from polymodal.progress import ProgressCallback, no_progress
+from polymodal.progress import CancelToken, ProgressCallback, Reporter
 from polymodal.vision import embed, phash
 from polymodal.vision.dedup_report import DuplicateReport, Picture, UnionFind, build_groups
-from polymodal.vision.embed import Failure
+from polymodal.vision.embed import Failure, ModelRef
 from polymodal.vision.files import PathLike, image_files
 
 #: Default cosine similarity over which CLIP calls two different files the same picture.
@@ -81,17 +81,23 @@ def _by_content(files: Sequence[str]) -> tuple[list[tuple[str, ...]], list[Failu
 
 
 def _pictures(
-    classes: list[tuple[str, ...]], report: ProgressCallback
+    classes: list[tuple[str, ...]], report: Reporter
 ) -> tuple[list[Picture], list[Failure]]:
+    """Decode and fingerprint one file per exact-copy class (stage ``"hash"``); a cancel
+    drops the files not started yet instead of waiting for them."""
     pictures: list[Picture] = []
     failures: list[Failure] = []
-    with ThreadPoolExecutor(embed.decode_workers()) as pool:
+    pool = ThreadPoolExecutor(embed.decode_workers())
+    try:
+        report(0, len(classes))
         for done, item in enumerate(pool.map(_picture, classes), start=1):
             if isinstance(item, Failure):
                 failures += [Failure(p, item.reason) for p in classes[done - 1]]
             else:
                 pictures.append(item)
             report(done, len(classes))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return pictures, failures
 
 
@@ -107,13 +113,41 @@ def _semantic_pairs(vectors: np.ndarray, threshold: float) -> list[tuple[int, in
 
 
 def _embed(
-    pictures: list[Picture], model: str | os.PathLike[str] | None, progress: ProgressCallback
+    pictures: list[Picture],
+    model: ModelRef,
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
 ) -> tuple[np.ndarray, list[int], list[Failure], str]:
-    """CLIP vectors of the pictures that embed, their indices, failures and the model id."""
-    embedded = embed.embed_images([p.paths[0] for p in pictures], model=model, progress=progress)
+    """CLIP vectors of the pictures that embed, their indices, failures and the model id
+    (stage ``"embed"``)."""
+    embedded = embed.embed_images(
+        [p.paths[0] for p in pictures], model=model, progress=progress, cancel=cancel
+    )
     index_of = {p.paths[0]: i for i, p in enumerate(pictures)}
     kept = [index_of[path] for path in embedded.paths]
     return embedded.vectors, kept, list(embedded.failures), embedded.model_id
+
+
+def _check_options(hash_distance: int, semantic: bool, semantic_threshold: float) -> None:
+    if not 0 <= hash_distance <= phash.HASH_BITS:
+        raise BadInputError(
+            f"hash_distance must be 0-{phash.HASH_BITS}, got {hash_distance}.",
+            param="hash_distance",
+        )
+    if semantic and not -1.0 <= semantic_threshold <= 1.0:
+        raise BadInputError(
+            f"semantic_threshold must be -1 to 1, got {semantic_threshold}.",
+            param="semantic_threshold",
+        )
+
+
+def _perceptual(pictures: list[Picture], hash_distance: int, report: Reporter) -> UnionFind:
+    """Near-exact copies linked (stage ``"compare"``)."""
+    perceptual = UnionFind(len(pictures))
+    prints = [p.print for p in pictures]
+    for i, j, _ in phash.close_pairs(prints, hash_distance, progress=report):
+        perceptual.union(i, j)
+    return perceptual
 
 
 def find_duplicates(
@@ -121,36 +155,36 @@ def find_duplicates(
     *,
     semantic_threshold: float = DEFAULT_SEMANTIC_THRESHOLD,
     hash_distance: int = phash.DEFAULT_HASH_DISTANCE,
-    model: str | os.PathLike[str] | None = None,
+    model: ModelRef = None,
     semantic: bool = True,
     progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
 ) -> DuplicateReport:
     """Group duplicate images among files and folders (searched recursively).
 
     ``hash_distance``: the most fingerprint bits (of 128) two files may differ by to be
     near-exact copies. ``semantic_threshold``: the least CLIP cosine for a semantic pair;
     ``semantic=False`` skips CLIP (no model needed). Unreadable files land in ``failures``.
-    Nothing is moved or deleted.
+    ``progress`` hears three stages, each from 0 to its own total: ``"hash"`` (files
+    fingerprinted), ``"compare"`` (fingerprints compared) and, with ``semantic``, ``"embed"``
+    (images through CLIP); ``cancel`` stops between files or batches. Nothing is moved or
+    deleted.
     """
-    if not 0 <= hash_distance <= phash.HASH_BITS:
-        raise BadInputError(f"hash_distance must be 0-{phash.HASH_BITS}, got {hash_distance}.")
-    if semantic and not -1.0 <= semantic_threshold <= 1.0:
-        raise BadInputError(f"semantic_threshold must be -1 to 1, got {semantic_threshold}.")
-    report = progress or no_progress
-    files = image_files(paths_or_dir)
+    _check_options(hash_distance, semantic, semantic_threshold)
+    files = image_files(paths_or_dir, param="paths_or_dir")
     classes, failures = _by_content(files)
-    pictures, bad = _pictures(classes, report)
+    pictures, bad = _pictures(classes, Reporter(progress, "hash", "images", cancel))
     failures += bad
-    perceptual = UnionFind(len(pictures))
-    for i, j, _ in phash.close_pairs([p.print for p in pictures], hash_distance):
-        perceptual.union(i, j)
+    perceptual = _perceptual(
+        pictures, hash_distance, Reporter(progress, "compare", "images", cancel)
+    )
     grouping = UnionFind(len(pictures))
     for i in range(len(pictures)):
         grouping.union(i, perceptual.find(i))
     vectors: dict[int, np.ndarray] = {}
     model_id = None
     if semantic and len(pictures) > 1:
-        matrix, kept, embed_failures, model_id = _embed(pictures, model, report)
+        matrix, kept, embed_failures, model_id = _embed(pictures, model, progress, cancel)
         failures += embed_failures
         vectors = dict(zip(kept, matrix, strict=True))
         for a, b in _semantic_pairs(matrix, semantic_threshold):

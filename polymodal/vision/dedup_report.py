@@ -9,11 +9,9 @@ semantic matches are asked for too, and never touches a keeper.
 from __future__ import annotations
 
 import csv
-import dataclasses
-import json
+import io
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from polymodal import render
 from polymodal.errors import BadInputError
+from polymodal.media.files import write_atomic
 from polymodal.vision import phash
-from polymodal.vision.embed import Failure
+from polymodal.vision.records import Failure
 
 PathLike = str | os.PathLike[str]
 
@@ -195,35 +195,23 @@ def build_groups(
 
 
 def _rows(report: DuplicateReport) -> Iterable[dict[str, Any]]:
+    """One CSV row per file: its group's number, kind and keeper, then the file's own fields
+    as :func:`polymodal.render.to_data` writes them (the same keys as the JSON report)."""
     for number, group in enumerate(report.groups, start=1):
         for file in group.files:
             yield {
                 "group": number,
                 "kind": group.kind,
                 "keeper": group.keeper,
-                **dataclasses.asdict(file),
+                **render.to_data(file),
             }
-
-
-def _atomic_write(path: Path, fill: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, prefix=f".{path.name}.", delete=False, newline="", encoding="utf-8"
-    ) as handle:
-        try:
-            fill(handle)
-        except BaseException:
-            handle.close()
-            Path(handle.name).unlink(missing_ok=True)
-            raise
-    os.replace(handle.name, path)
 
 
 def report_format(path: PathLike) -> str:
     """``"json"`` or ``"csv"`` from the file name; checked before a long scan, not after."""
     suffix = Path(path).suffix.lower()
     if suffix not in {".json", ".csv"}:
-        raise BadInputError(f"Report file '{path}' must end in .json or .csv.")
+        raise BadInputError(f"Report file '{path}' must end in .json or .csv.", param="report")
     return suffix[1:]
 
 
@@ -231,16 +219,13 @@ def write_report(report: DuplicateReport, path: PathLike) -> Path:
     """Write ``report`` as JSON or CSV by extension; the file appears whole or not at all."""
     path = Path(path)
     if report_format(path) == "json":
-        content = dataclasses.asdict(report)
-        _atomic_write(path, lambda h: json.dump(content, h, indent=2, ensure_ascii=False))
+        write_atomic(path, render.to_json(report))
         return path
-
-    def fill(handle: Any) -> None:
-        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        writer.writerows(_rows(report))
-
-    _atomic_write(path, fill)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=CSV_COLUMNS)
+    writer.writeheader()
+    writer.writerows(_rows(report))
+    write_atomic(path, text.getvalue())
     return path
 
 
@@ -270,10 +255,12 @@ def remove_duplicates(
     ``"semantic"``. Returns the paths removed.
     """
     if (trash is None) == (not delete):
-        raise BadInputError("Choose exactly one: a trash folder to move duplicates to, or delete.")
+        raise BadInputError(
+            "Choose exactly one: a trash folder to move duplicates to, or delete.", param="trash"
+        )
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown:
-        raise BadInputError(f"Unknown duplicate kinds: {', '.join(unknown)}.")
+        raise BadInputError(f"Unknown duplicate kinds: {', '.join(unknown)}.", param="kinds")
     doomed = [Path(f.path) for g in report.groups for f in g.files if f.match in kinds]
     if not doomed:
         return ()

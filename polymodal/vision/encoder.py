@@ -3,25 +3,27 @@
 One object, :class:`ClipEncoder`, hides which engine runs the towers: PyTorch eager (any
 device) or ONNX Runtime on the CPU (about 1.5x faster at batch 1, and 2x with int8 dynamic
 quantisation). The ONNX files are exported once per checkpoint and checked against PyTorch
-before they are trusted (see :mod:`polymodal.vision.onnx_backend`). Callers get models only
+before they are trusted (see :mod:`polymodal.vision.backends.onnx`). Callers get models only
 through ``polymodal.catalog.load(name, "clip")``, which calls :func:`load_clip` here.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
+import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from polymodal import catalog
 from polymodal.catalog import ResolvedModel
-from polymodal.config import pick_device
+from polymodal.config import pick_device, settings
 from polymodal.errors import BadInputError, DependencyMissingError, ModelUnavailableError
+from polymodal.vectors import unit_rows
+from polymodal.vision.backends.torch import TorchClip, fingerprint
 from polymodal.vision.preprocess import ClipPreprocessor
 
 log = logging.getLogger(__name__)
@@ -31,13 +33,6 @@ TextTower = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 #: Images per forward pass inside ``encode_images``: bounds memory for long lists.
 CHUNK = 32
-
-
-def l2_normalise(vectors: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero), as float32."""
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
-    return vectors / np.maximum(norms, np.float32(1e-12))
 
 
 class ClipEncoder:
@@ -114,7 +109,7 @@ class ClipEncoder:
             return np.zeros((0, self.dim), dtype=np.float32)
         pixels = np.ascontiguousarray(pixels, dtype=np.float32)
         parts = [tower(pixels[i : i + CHUNK]) for i in range(0, len(pixels), CHUNK)]
-        return l2_normalise(np.concatenate(parts))
+        return unit_rows(np.concatenate(parts))
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         """PIL images (any mode) to (N, dim) float32 L2-normalised embeddings."""
@@ -143,29 +138,39 @@ class ClipEncoder:
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Texts to (N, dim) float32 L2-normalised embeddings (long texts are truncated)."""
         if isinstance(texts, str):
-            raise BadInputError("encode_texts takes a list of texts, not a single string.")
+            raise BadInputError(
+                "encode_texts takes a list of texts, not a single string.", param="texts"
+            )
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         parts = []
         for i in range(0, len(texts), CHUNK):
             ids, mask = self.tokenize(texts[i : i + CHUNK])
             parts.append(self._text_tower(ids, mask))
-        return l2_normalise(np.concatenate(parts))
+        return unit_rows(np.concatenate(parts))
+
+
+#: A CLIP model as every task takes it: a catalogue name, a local checkpoint folder, an
+#: already loaded :class:`ClipEncoder` (or an object with its ``encode_*`` methods), or
+#: ``None`` for the configured default.
+ModelRef = str | os.PathLike[str] | ClipEncoder | Any | None
+
+
+def get_encoder(model: ModelRef = None, int8: bool | None = None) -> ClipEncoder:
+    """The shared CLIP encoder for ``model`` (default from settings) via the catalogue.
+
+    A loaded encoder is returned as it is, so every task takes a model object as well as a
+    name (tests pass a stand-in; a server passes the encoder it holds). ``int8=None`` follows
+    ``POLYMODAL_INT8``; it only matters when a name is given.
+    """
+    if model is not None and not isinstance(model, str | os.PathLike):
+        return model
+    use_int8 = settings().int8 if int8 is None else int8
+    options: dict[str, Any] = {"int8": True} if use_int8 else {}
+    return catalog.load(model, "clip", **options)
 
 
 # --- loading ----------------------------------------------------------------------------------
-
-
-def fingerprint(directory: Path) -> str:
-    """A short digest of a checkpoint's config and weight files (name, size, mtime)."""
-    digest = hashlib.blake2b(digest_size=8)
-    config = directory / "config.json"
-    digest.update(config.read_bytes() if config.exists() else b"")
-    for path in sorted(directory.glob("*")):
-        if path.suffix in {".safetensors", ".bin", ".pt"}:
-            stat = path.stat()
-            digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    return digest.hexdigest()
 
 
 def model_id_for(resolved: ResolvedModel, int8: bool) -> str:
@@ -201,55 +206,6 @@ def _check_checkpoint(resolved: ResolvedModel) -> None:
         )
 
 
-class TorchClip:
-    """The PyTorch CLIP towers, loaded on first use (ONNX users may never need them)."""
-
-    def __init__(self, path: Path, device: str) -> None:
-        self.path = path
-        self.device = device
-        self._model: Any = None
-
-    @property
-    def model(self) -> Any:
-        if self._model is None:
-            import torch
-            from transformers import CLIPModel
-
-            try:
-                model = CLIPModel.from_pretrained(self.path, dtype=torch.float32)
-            except Exception as exc:
-                raise ModelUnavailableError(
-                    f"Could not load the CLIP model in '{self.path}': {exc}"
-                ) from exc
-            self._model = model.to(self.device).eval()
-        return self._model
-
-    def image_features(self, pixels: np.ndarray) -> np.ndarray:
-        import torch
-
-        with torch.inference_mode():
-            tensor = torch.from_numpy(pixels).to(self.device)
-            output = self.model.get_image_features(pixel_values=tensor).pooler_output
-            return output.float().cpu().numpy()
-
-    def text_features(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        import torch
-
-        with torch.inference_mode():
-            output = self.model.get_text_features(
-                input_ids=torch.from_numpy(ids).to(self.device),
-                attention_mask=torch.from_numpy(mask).to(self.device),
-            ).pooler_output
-            return output.float().cpu().numpy()
-
-    def facts(self) -> dict[str, float]:
-        """Embedding size and exponentiated logit scale."""
-        return {
-            "dim": int(self.model.config.projection_dim),
-            "logit_scale": float(self.model.logit_scale.exp().item()),
-        }
-
-
 def load_clip(
     resolved: ResolvedModel, *, device: str = "auto", backend: str = "auto", int8: bool = False
 ) -> ClipEncoder:
@@ -265,9 +221,13 @@ def load_clip(
     device = pick_device(device)
     backend = backend.lower()
     if backend not in {"auto", "onnx", "torch"}:
-        raise BadInputError(f"Unknown CLIP backend '{backend}': use auto, onnx or torch.")
+        raise BadInputError(
+            f"Unknown CLIP backend '{backend}': use auto, onnx or torch.", param="backend"
+        )
     if int8 and backend == "torch":
-        raise BadInputError("int8 runs on the ONNX backend; use backend 'onnx' or 'auto'.")
+        raise BadInputError(
+            "int8 runs on the ONNX backend; use backend 'onnx' or 'auto'.", param="int8"
+        )
     preprocessor = ClipPreprocessor.from_pretrained(resolved.path)
     tokenizer = AutoTokenizer.from_pretrained(resolved.path)
     torch_clip = TorchClip(resolved.path, "cpu" if int8 else device)
@@ -275,9 +235,9 @@ def load_clip(
     common = {"preprocessor": preprocessor, "tokenizer": tokenizer, "model_id": model_id}
     want_onnx = int8 or backend == "onnx" or (backend == "auto" and device == "cpu")
     if want_onnx:
-        from polymodal.vision import onnx_backend
+        from polymodal.vision.backends import onnx
 
-        prepared = onnx_backend.prepare(resolved, torch_clip, preprocessor, tokenizer, int8=int8)
+        prepared = onnx.prepare(resolved, torch_clip, preprocessor, tokenizer, int8=int8)
         if prepared is not None:
             return ClipEncoder(
                 dim=prepared.dim,

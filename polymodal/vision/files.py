@@ -1,7 +1,8 @@
 """Which files a vision task looks at: one path or many, folders expanded to their images.
 
-The walking itself is :func:`polymodal.media.image.find_images` (shared with ``embed``); this
-adapter lets every task take a single path as well as a list, and drops repeats.
+The walking itself is :func:`polymodal.media.files.find_files` (the one walker, shared with
+speech and search) with :func:`polymodal.media.image.is_image_file` as its filter; this adapter
+gives every task plain strings in input order.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ PathLike = str | os.PathLike[str]
 __all__ = ["IMAGE_EXTENSIONS", "PathLike", "image_files"]
 
 
-def image_files(paths: PathLike | Sequence[PathLike], *, recursive: bool = True) -> list[str]:
+def image_files(
+    paths: PathLike | Sequence[PathLike], *, recursive: bool = True, param: str = "images"
+) -> list[str]:
     """Files to process, in order: explicit files as given, folders expanded (sorted).
 
-    A path that does not exist raises :class:`~polymodal.errors.BadInputError`; files that
-    exist but are not readable images are left for the task to report as failures.
+    A path that does not exist, or a folder with no image in it, raises
+    :class:`~polymodal.errors.BadInputError` naming ``param``; files that exist but are not
+    readable images are left for the task to report as failures.
     """
-    items = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
-    return list(dict.fromkeys(str(p) for p in find_images(items, recursive=recursive)))
+    return [str(p) for p in find_images(paths, recursive=recursive, param=param)]

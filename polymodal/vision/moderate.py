@@ -13,15 +13,14 @@ to order images for human review, never to make a decision about a person on the
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from polymodal.progress import ProgressCallback
+from polymodal.progress import CancelToken, ProgressCallback
 from polymodal.vision import embed
-from polymodal.vision.embed import Failure
+from polymodal.vision.embed import Failure, ModelRef
 from polymodal.vision.files import PathLike, image_files
 from polymodal.vision.moderation_config import Category, ModerationConfig, load_categories
 from polymodal.vision.prompts import softmax
@@ -142,22 +141,28 @@ def _verdict(path: str, index: int, config: ModerationConfig, scored: dict) -> I
 def moderate(
     images: PathLike | Sequence[PathLike],
     *,
-    model: str | os.PathLike[str] | None = None,
+    model: ModelRef = None,
     categories_file: PathLike | None = None,
     cache: bool = True,
     progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
 ) -> ModerationResult:
     """Score images (files or folders) against the safety categories; flag those over threshold.
 
     ``categories_file``: a TOML file that changes or adds categories (see
     ``data/moderation.toml``). Bad image files land in ``failures``; the rest completes.
-    The result's ``notice`` says what the scores are worth: show it with them.
+    The result's ``notice`` says what the scores are worth: show it with them. ``model``: a
+    name, a folder or a loaded encoder; ``cancel`` stops the work between batches.
     """
     config = load_categories(categories_file)
     texts = _prompt_table(config)
-    text_vectors = embed.embed_texts(texts, model=model, cache=cache)
-    embedded = embed.embed_images(image_files(images), model=model, cache=cache, progress=progress)
-    scale = float(embed.get_encoder(model).logit_scale)
+    encoder = embed.get_encoder(model)
+    text_vectors = embed.embed_texts(texts, model=encoder, cache=cache)
+    files = image_files(images)
+    embedded = embed.embed_images(
+        files, model=encoder, cache=cache, progress=progress, cancel=cancel
+    )
+    scale = float(encoder.logit_scale)
     scored = score_categories(embedded.vectors @ text_vectors.T, texts, config, scale)
     items = tuple(_verdict(path, i, config, scored) for i, path in enumerate(embedded.paths))
     return ModerationResult(

@@ -18,6 +18,7 @@ from polymodal.errors import BadInputError
 
 _CATEGORY_KEYS = {"description", "threshold", "prompts", "contrast", "with_any", "enabled"}
 _TOP_KEYS = {"neutral", "categories", "replace_defaults"}
+_PARAM = "categories_file"  # every mistake here is in the user's categories file
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class ModerationConfig:
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise BadInputError(f"{where} must be a list of non-empty strings.")
+        raise BadInputError(f"{where} must be a list of non-empty strings.", param=_PARAM)
     return tuple(v.strip() for v in value)
 
 
@@ -54,7 +55,7 @@ def _merge(base: Category | None, name: str, table: dict[str, Any], source: str)
     where = f"{source}: [categories.{name}]"
     unknown = sorted(set(table) - _CATEGORY_KEYS)
     if unknown:
-        raise BadInputError(f"{where} has unknown keys: {', '.join(unknown)}.")
+        raise BadInputError(f"{where} has unknown keys: {', '.join(unknown)}.", param=_PARAM)
     category = base or Category(name, name, (), (), 0.5)
     changes: dict[str, Any] = {}
     for key in ("prompts", "contrast", "with_any"):
@@ -65,9 +66,13 @@ def _merge(base: Category | None, name: str, table: dict[str, Any], source: str)
     if "threshold" in table:
         threshold = table["threshold"]
         if isinstance(threshold, bool) or not isinstance(threshold, int | float):
-            raise BadInputError(f"{where} threshold must be a number between 0 and 1.")
+            raise BadInputError(
+                f"{where} threshold must be a number between 0 and 1.", param=_PARAM
+            )
         if not 0.0 < float(threshold) <= 1.0:
-            raise BadInputError(f"{where} threshold {threshold} is not between 0 and 1.")
+            raise BadInputError(
+                f"{where} threshold {threshold} is not between 0 and 1.", param=_PARAM
+            )
         changes["threshold"] = float(threshold)
     return replace(category, **changes)
 
@@ -76,11 +81,15 @@ def _parse(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text("utf-8"))
     except FileNotFoundError:
-        raise BadInputError(f"Categories file '{path}' does not exist.") from None
+        raise BadInputError(f"Categories file '{path}' does not exist.", param=_PARAM) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise BadInputError(f"Categories file '{path}' cannot be read ({exc}).") from exc
+        raise BadInputError(
+            f"Categories file '{path}' cannot be read ({exc}).", param=_PARAM
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
-        raise BadInputError(f"Categories file '{path}' is not valid TOML ({exc}).") from exc
+        raise BadInputError(
+            f"Categories file '{path}' is not valid TOML ({exc}).", param=_PARAM
+        ) from exc
 
 
 def _packaged() -> dict[str, Any]:
@@ -97,15 +106,17 @@ def _apply(
 ) -> tuple[dict[str, Category], tuple[str, ...]]:
     unknown = sorted(set(data) - _TOP_KEYS)
     if unknown:
-        raise BadInputError(f"{source} has unknown top-level keys: {', '.join(unknown)}.")
+        raise BadInputError(
+            f"{source} has unknown top-level keys: {', '.join(unknown)}.", param=_PARAM
+        )
     if "neutral" in data:
         neutral = _strings(data["neutral"], f"{source}: neutral")
     tables = data.get("categories", {})
     if not isinstance(tables, dict):
-        raise BadInputError(f"{source}: 'categories' must be a table of categories.")
+        raise BadInputError(f"{source}: 'categories' must be a table of categories.", param=_PARAM)
     for name, table in tables.items():
         if not isinstance(table, dict):
-            raise BadInputError(f"{source}: categories.{name} must be a table.")
+            raise BadInputError(f"{source}: categories.{name} must be a table.", param=_PARAM)
         if table.get("enabled", True) is False:
             categories.pop(name, None)
             disabled.add(name)
@@ -128,15 +139,18 @@ def _drop_disabled_partners(categories: dict[str, Category], disabled: set[str])
 
 def _validate(categories: dict[str, Category], source: str) -> None:
     if not categories:
-        raise BadInputError(f"{source} leaves no moderation categories enabled.")
+        raise BadInputError(f"{source} leaves no moderation categories enabled.", param=_PARAM)
     for category in categories.values():
         if not category.prompts:
-            raise BadInputError(f"{source}: category '{category.name}' has no prompts.")
+            raise BadInputError(
+                f"{source}: category '{category.name}' has no prompts.", param=_PARAM
+            )
         for partner in category.with_any:
             if partner not in categories or categories[partner].with_any:
                 raise BadInputError(
                     f"{source}: category '{category.name}' lists '{partner}' in with_any, "
-                    "which is not a plain category."
+                    "which is not a plain category.",
+                    param=_PARAM,
                 )
 
 
@@ -154,5 +168,7 @@ def load_categories(path: str | os.PathLike[str] | None = None) -> ModerationCon
     _drop_disabled_partners(categories, disabled)
     _validate(categories, source)
     if not neutral and not all(c.contrast for c in categories.values()):
-        raise BadInputError(f"{source}: every category needs contrast prompts without neutral.")
+        raise BadInputError(
+            f"{source}: every category needs contrast prompts without neutral.", param=_PARAM
+        )
     return ModerationConfig(categories=tuple(categories.values()), neutral=neutral)

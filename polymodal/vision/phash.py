@@ -19,7 +19,7 @@ imagehash's, batched with numpy so a photo costs a few milliseconds rather than 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -146,16 +146,24 @@ def distance_matrix(prints: Sequence[Fingerprint]) -> np.ndarray:
     return np.concatenate([block for _, block in _row_blocks(prints)])
 
 
-def close_pairs(prints: Sequence[Fingerprint], max_distance: int) -> list[tuple[int, int, int]]:
+def close_pairs(
+    prints: Sequence[Fingerprint],
+    max_distance: int,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[tuple[int, int, int]]:
     """Index pairs ``(i, j, distance)`` with i < j and distance ≤ ``max_distance``.
 
     Memory stays bounded (no N×N matrix); time grows with N² (about a second per 1,000
-    images), which suits personal photo folders.
+    images), which suits personal photo folders. ``progress(rows done, rows)`` is called after
+    each block of rows (a :class:`~polymodal.progress.Reporter` also checks its cancel token).
     """
     if not prints:
         return []
     pairs = []
     for start, block in _row_blocks(prints):
+        if progress is not None:
+            progress(start + len(block), len(prints))
         rows, cols = np.nonzero(block <= max_distance)
         for r, j in zip(rows.tolist(), cols.tolist(), strict=True):
             if j > start + r:

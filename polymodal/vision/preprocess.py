@@ -4,8 +4,8 @@ Why not the transformers processor: it converts every image to a channels-first 
 back to PIL to resize, and normalises in float64, which costs more than the model on a CPU for
 large photos; and its fast backend needs torchvision, which we do not install. The steps and
 their rounding here are the processor's (shortest edge with ``int()``, bicubic, center crop with
-``//2``, rescale then normalise), read from the checkpoint's ``preprocessor_config.json``, and a
-test holds them equal to the reference.
+``//2``, rescale then normalise), read from the checkpoint's processor file (see
+:meth:`ClipPreprocessor.from_pretrained`), and a test holds them equal to the reference.
 """
 
 from __future__ import annotations
@@ -29,6 +29,25 @@ def _edge(value: object, key: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _processor_config(directory: Path) -> dict:
+    """The image processor's settings from either file transformers writes (empty if none)."""
+    legacy = _read_json(directory / "preprocessor_config.json")
+    if legacy:
+        return legacy.get("image_processor", legacy)
+    nested = _read_json(directory / "processor_config.json")
+    return nested.get("image_processor", nested)
+
+
+def _model_image_size(directory: Path) -> int:
+    """The vision tower's input side from ``config.json`` (224, OpenAI's, when not stated)."""
+    vision = _read_json(directory / "config.json").get("vision_config") or {}
+    return int(vision.get("image_size") or 224)
+
+
 @dataclass(frozen=True)
 class ClipPreprocessor:
     """Resize the short side to ``size``, center-crop to ``crop``, scale, normalise; CHW float32."""
@@ -45,11 +64,18 @@ class ClipPreprocessor:
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> ClipPreprocessor:
-        """Read ``preprocessor_config.json`` (missing: OpenAI's defaults, as transformers does)."""
-        path = Path(directory) / "preprocessor_config.json"
-        config = json.loads(path.read_text()) if path.exists() else {}
-        config = config.get("image_processor", config)  # processor_config.json nesting
-        size = _edge(config.get("size"), "shortest_edge", 224)
+        """The checkpoint's preprocessing, from the first of these that says it:
+
+        * ``preprocessor_config.json`` (transformers 4 and most checkpoints on the hub);
+        * ``processor_config.json`` with the image processor nested under ``image_processor``
+          (what transformers 5's ``CLIPProcessor.save_pretrained`` writes);
+        * the model's own input side, ``vision_config.image_size`` in ``config.json``, with
+          OpenAI's mean and std: a checkpoint without a processor file still gets the size its
+          model needs (``clip-vit-large-patch14-336`` wants 336, not 224).
+        """
+        config = _processor_config(Path(directory))
+        fallback = _model_image_size(Path(directory))
+        size = _edge(config.get("size"), "shortest_edge", fallback)
         crop = config.get("crop_size", size)
         crop_height = _edge(crop, "height", size)
         crop_width = (

@@ -8,7 +8,6 @@ image-image scores with each other and image-text scores with each other, never 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from polymodal.errors import BadInputError
-from polymodal.progress import ProgressCallback
+from polymodal.progress import CancelToken, ProgressCallback
 from polymodal.vision import embed
-from polymodal.vision.embed import Failure
-from polymodal.vision.files import IMAGE_EXTENSIONS, PathLike, image_files
+from polymodal.vision.embed import Failure, ModelRef
+from polymodal.vision.files import PathLike, image_files
 
 
 @dataclass(frozen=True)
@@ -52,42 +51,73 @@ class Ranking:
         return self.matches[index]
 
 
-def _is_image_path(value: str | os.PathLike[str]) -> bool:
-    """Is ``value`` meant as an image file? Paths are; strings are if they exist or look it."""
-    if isinstance(value, os.PathLike) or Path(value).is_file():
-        return True
-    text = str(value)
-    looks_like_file = Path(text).suffix.lower() in IMAGE_EXTENSIONS and " " not in text
-    return looks_like_file or (os.sep in text and Path(text).parent.is_dir())
+@dataclass(frozen=True)
+class Comparison:
+    """How alike ``a`` (an image file) and ``b`` (an image file, or a text) are to CLIP.
+
+    ``b_kind`` says which ``b`` is, as the caller said it: ``"image"`` or ``"text"``.
+    """
+
+    a: str
+    b: str
+    b_kind: str
+    similarity: float
+    model_id: str
 
 
-def _one_image(path: str | os.PathLike[str], model: str | os.PathLike[str] | None) -> np.ndarray:
-    embedded = embed.embed_images([path], model=model)
+def _one_image(path: PathLike, encoder: object, param: str) -> np.ndarray:
+    embedded = embed.embed_images([path], model=encoder)
     if embedded.failures:
-        raise BadInputError(embedded.failures[0].reason)
+        raise BadInputError(embedded.failures[0].reason, param=param)
     return embedded.vectors[0]
 
 
-def _vector(value: str | os.PathLike[str], model: str | os.PathLike[str] | None) -> np.ndarray:
-    if _is_image_path(value):
-        return _one_image(value, model)
-    if not str(value).strip():
-        raise BadInputError("Cannot compare with an empty text.")
-    return embed.embed_texts([str(value)], model=model)[0]
+def compare(
+    image: PathLike,
+    other: PathLike | None = None,
+    *,
+    text: str | None = None,
+    model: ModelRef = None,
+) -> Comparison:
+    """Cosine similarity of ``image`` and ``other`` (two image files), or of ``image`` and
+    ``text``: give exactly one of ``other`` and ``text``.
+
+    What is a file and what is a text is the caller's word, never guessed from the string:
+    ``text`` is never opened, even when it names a file (a server must not open a path that
+    came from request text), and ``other`` is always an image. A missing or unreadable image
+    raises :class:`BadInputError` naming the argument.
+    """
+    if (other is None) == (text is None):
+        raise BadInputError(
+            "Compare the image with one other image or with one text, not both or neither.",
+            param="text" if text is not None else "other",
+        )
+    encoder = embed.get_encoder(model)
+    first = _one_image(image, encoder, "image")
+    if text is not None:
+        if not text.strip():
+            raise BadInputError("Cannot compare with an empty text.", param="text")
+        second, b, kind = embed.embed_texts([text], model=encoder)[0], text, "text"
+    else:
+        second, b, kind = _one_image(other, encoder, "other"), str(other), "image"  # type: ignore[arg-type]
+    score = float(np.dot(first, second))
+    return Comparison(str(image), b, kind, score, str(encoder.model_id))
 
 
 def similarity(
-    a: str | os.PathLike[str],
-    b: str | os.PathLike[str],
+    image: PathLike,
+    other: PathLike | None = None,
     *,
-    model: str | os.PathLike[str] | None = None,
+    text: str | None = None,
+    model: ModelRef = None,
 ) -> float:
-    """Cosine similarity of two images, or of an image and a text (either order).
+    """:func:`compare`'s cosine alone: ``similarity("a.jpg", "b.jpg")`` for two images,
+    ``similarity("a.jpg", text="a cat")`` for an image and a text.
 
-    A ``Path``, an existing file or a string that looks like an image file name is an image;
-    any other string is a text. A missing or unreadable image raises :class:`BadInputError`.
+    Changed from earlier versions, which guessed whether a string named a file: a text now
+    always goes by ``text=``.
     """
-    return float(np.dot(_vector(a, model), _vector(b, model)))
+    return compare(image, other, text=text, model=model).similarity
 
 
 def rank_similar(
@@ -95,9 +125,10 @@ def rank_similar(
     candidates: PathLike | Sequence[PathLike],
     *,
     top_k: int | None = None,
-    model: str | os.PathLike[str] | None = None,
+    model: ModelRef = None,
     cache: bool = True,
     progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
 ) -> Ranking:
     """Rank candidate images (files or folders of images) by similarity to ``query_image``.
 
@@ -105,11 +136,14 @@ def rank_similar(
     ``failures``; an unreadable query raises :class:`BadInputError`.
     """
     if top_k is not None and top_k < 1:
-        raise BadInputError(f"top_k must be at least 1, got {top_k}.")
-    query = _one_image(query_image, model)
+        raise BadInputError(f"top_k must be at least 1, got {top_k}.", param="top_k")
+    encoder = embed.get_encoder(model)
+    query = _one_image(query_image, encoder, "query_image")
     own = Path(query_image).resolve()
-    pool = [p for p in image_files(candidates) if Path(p).resolve() != own]
-    embedded = embed.embed_images(pool, model=model, cache=cache, progress=progress)
+    pool = [p for p in image_files(candidates, param="candidates") if Path(p).resolve() != own]
+    embedded = embed.embed_images(
+        pool, model=encoder, cache=cache, progress=progress, cancel=cancel
+    )
     scores = embedded.vectors @ query
     order = np.argsort(-scores, kind="stable")[:top_k]
     return Ranking(

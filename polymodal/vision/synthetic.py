@@ -52,14 +52,25 @@ def tiny_tokenizer() -> Any:
     return CLIPTokenizer(vocab=vocab, merges=merges)
 
 
-def save_random_clip(directory: str | Path, *, tiny: bool = True, seed: int = 0) -> Path:
+def save_random_clip(
+    directory: str | Path,
+    *,
+    tiny: bool = True,
+    seed: int = 0,
+    image_size: int = 64,
+    processor: str = "image",
+) -> Path:
     """Write a random-weight CLIP checkpoint (model, tokenizer, processor config) to ``directory``.
 
-    ``tiny``: small towers (tests run in seconds); otherwise ``CLIPConfig()``'s ViT-B/32 sizes
-    with the tiny tokenizer (real FLOPs, short vocabulary).
+    ``tiny``: small towers of ``image_size`` pixels input (tests run in seconds); otherwise
+    ``CLIPConfig()``'s ViT-B/32 sizes with the tiny tokenizer (real FLOPs, short vocabulary).
+    ``processor`` chooses how the preprocessing is saved, as checkpoints in the wild do:
+    ``"image"`` (``preprocessor_config.json``, transformers 4 style), ``"combined"``
+    (``CLIPProcessor.save_pretrained``: ``processor_config.json`` with the image processor
+    nested, transformers 5 style) or ``"none"``.
     """
     import torch
-    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
 
     directory = Path(directory)
     tokenizer = tiny_tokenizer()
@@ -73,7 +84,7 @@ def save_random_clip(directory: str | Path, *, tiny: bool = True, seed: int = 0)
         text = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2}
         text |= {"num_attention_heads": 4, "max_position_embeddings": 77, **ids}
         vision = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2}
-        vision |= {"num_attention_heads": 4, "image_size": 64, "patch_size": 16}
+        vision |= {"num_attention_heads": 4, "image_size": image_size, "patch_size": 16}
         config = CLIPConfig(text_config=text, vision_config=vision, projection_dim=24)
     else:
         config = CLIPConfig(text_config=ids)
@@ -82,7 +93,11 @@ def save_random_clip(directory: str | Path, *, tiny: bool = True, seed: int = 0)
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     size = config.vision_config.image_size
-    CLIPImageProcessor(
+    images = CLIPImageProcessor(
         size={"shortest_edge": size}, crop_size={"height": size, "width": size}
-    ).save_pretrained(directory)
+    )
+    if processor == "image":
+        images.save_pretrained(directory)
+    elif processor == "combined":
+        CLIPProcessor(image_processor=images, tokenizer=tokenizer).save_pretrained(directory)
     return directory

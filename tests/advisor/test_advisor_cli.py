@@ -21,6 +21,7 @@ def test_check_json_and_exit_zero_when_limited():
     assert data["ok"] is False
     assert {v["kind"] for v in data["verdicts"]} == {"counting", "negation"}
     assert all(v["alternative"] for v in data["verdicts"])
+    assert data["query"] == "how many dogs are not on the sofa"
 
 
 def test_check_table_for_ok_and_limited():
@@ -52,6 +53,7 @@ def test_count_json_and_draw(tiny_detr_dir, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert (data["count"], data["label"], data["drawn"]) == (2, "car", str(out))
+    assert data["boxes"] == [[9.6, 25.6, 22.4, 38.4], [41.6, 25.6, 54.4, 38.4]]
     assert out.exists()
     table = runner.invoke(app, args)
     assert table.exit_code == 0 and "2 car" in table.stdout
@@ -68,7 +70,9 @@ def test_count_unknown_noun_exits_2(tiny_detr_dir, tmp_path):
 
 
 def test_diagnose_json(monkeypatch):
-    import polymodal.vision as vision
+    from types import SimpleNamespace
+
+    from polymodal.vision import embed
 
     class Embedded:
         vectors = np.array([[1.0, 0.0]], dtype=np.float32)
@@ -77,8 +81,10 @@ def test_diagnose_json(monkeypatch):
     def embed_texts(texts, model=None):
         return np.array([[0.3, 0.95] if t == "a cat" else [0.1, 0.99] for t in texts])
 
-    monkeypatch.setattr(vision, "embed_images", lambda paths, model=None: Embedded())
-    monkeypatch.setattr(vision, "embed_texts", embed_texts)
+    encoder = SimpleNamespace(model_id="stand-in", logit_scale=100.0)
+    monkeypatch.setattr(embed, "get_encoder", lambda model=None, int8=None: encoder)
+    monkeypatch.setattr(embed, "embed_images", lambda paths, model=None: Embedded())
+    monkeypatch.setattr(embed, "embed_texts", embed_texts)
     result = runner.invoke(app, ["diagnose", "img.jpg", "a cat", "--competitors", "lynx", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from speaker_audio import SENTENCES, Conversation, build, synthesise
 
-from polymodal.speech.speakers import SpeakerOptions, diarize
+from polymodal.speech import SpeakerOptions, diarize
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,8 @@ from speaker_audio import as_tuples, attribution_share
 
 from polymodal import catalog
 from polymodal.errors import BadInputError
-from polymodal.speech.speakers import Diarization, SpeakerOptions, diarize
-from polymodal.speech.voices import VoiceEncoder
+from polymodal.speech import Diarization, SpeakerOptions, diarize
+from polymodal.speech.speakers.voices import VoiceEncoder
 
 
 def test_voice_encoder_loads_offline_through_the_catalogue():
@@ -164,3 +164,43 @@ def test_diarization_is_a_frozen_record(diarized):
     result: Diarization = diarized["two"]
     with pytest.raises(AttributeError):
         result.turns = ()  # type: ignore[misc]
+
+
+class ToneEncoder:
+    """Stands in for the voice encoder: a window's vector is the shape of its mel spectrum,
+    so two pure tones are two clearly different "voices"."""
+
+    dimension = 40
+
+    def embed_mels(self, mels: np.ndarray) -> np.ndarray:
+        from polymodal.vectors import unit_rows
+
+        spectrum = np.log(mels.mean(axis=1) + 1e-6)
+        return unit_rows(spectrum - spectrum.mean(axis=1, keepdims=True))
+
+
+def test_a_file_is_diarized_block_by_block_with_the_encoder_given(tmp_path, monkeypatch):
+    from scipy.io import wavfile
+
+    from polymodal.speech.speakers import diarizer as diarize_module
+
+    rate, turn, pause = 16000, 4.0, 0.5
+    t = np.arange(int(rate * turn)) / rate
+    gap = np.zeros(int(rate * pause))
+    tones = [np.concatenate([np.sin(2 * np.pi * f * t) * 0.3, gap]) for f in (220.0, 2600.0) * 2]
+    path = tmp_path / "tones.wav"
+    wavfile.write(path, rate, (np.concatenate(tones) * 32767).astype(np.int16))
+    step = turn + pause
+    truth = [(i * step, i * step + turn, "low" if i % 2 == 0 else "high") for i in range(4)]
+    original, sizes = diarize_module.iter_audio_blocks, []
+
+    def small_blocks(audio, block_seconds=300.0):
+        for block in original(audio, block_seconds=5.0):
+            sizes.append(block.size)
+            yield block
+
+    monkeypatch.setattr(diarize_module, "iter_audio_blocks", small_blocks)
+    result = diarize(path, speech_regions=[(s, e) for s, e, _ in truth], model=ToneEncoder())
+    assert len(sizes) >= 3 and max(sizes) <= 5 * rate, "read in blocks, not whole"
+    assert result.labels == ("SPEAKER_1", "SPEAKER_2")
+    assert attribution_share(truth, as_tuples(result)) >= 0.9

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 import polymodal
 from polymodal.cli import _register, app
-from polymodal.speech.speakers import SpeakerOptions
+from polymodal.speech import SpeakerOptions
 
 pytestmark = pytest.mark.slow
 _register()  # every command on the app, as the ``polymodal`` entry point does
@@ -131,3 +131,38 @@ def test_folder_run_refuses_a_bad_enrolment_clip_once_before_any_file(
     assert result.exit_code == 2
     assert "at least 2 s is needed" in result.output
     assert not list(out.glob("*.srt")), "nothing may be written when the enrolment is bad"
+
+
+def test_speakers_share_the_transcribers_one_vad_pass_and_read_in_blocks(two_voices, monkeypatch):
+    """With speakers, the file is read block by block (never whole) and Silero's VAD runs once
+    per block for both the decoder and the diarizer; WebRTC's VAD is not run at all."""
+    import faster_whisper.vad
+
+    from polymodal.speech import transcriber
+    from polymodal.speech.speakers import voices
+
+    vad_calls, sizes = [], []
+    silero = faster_whisper.vad.get_speech_timestamps
+    original = transcriber.iter_audio_blocks
+
+    def counting_vad(audio, *args, **kwargs):
+        vad_calls.append(len(audio))
+        return silero(audio, *args, **kwargs)
+
+    def small_blocks(path, block_seconds=300.0):
+        for block in original(path, block_seconds=10.0):
+            sizes.append(block.size)
+            yield block
+
+    def no_webrtc(*args, **kwargs):
+        raise AssertionError("a second VAD pass")
+
+    monkeypatch.setattr(faster_whisper.vad, "get_speech_timestamps", counting_vad)
+    monkeypatch.setattr(transcriber, "iter_audio_blocks", small_blocks)
+    monkeypatch.setattr(voices, "detect_speech", no_webrtc)
+    transcript = polymodal.transcribe(two_voices.path, speakers=SpeakerOptions())
+    assert len(sizes) >= 3 and max(sizes) <= 10 * 16000
+    assert len(vad_calls) == len(sizes), "one VAD pass, block by block"
+    assert {s.label for s in transcript.speakers} == {"SPEAKER_1", "SPEAKER_2"}
+    assert all(s.speaker for s in transcript.segments)
+    assert [s.id for s in transcript.segments] == list(range(1, len(transcript.segments) + 1))

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from polymodal.speech.results import Segment, SpeakerTurn, Transcript, TranscriptionInfo, Word
-from polymodal.speech.speakers import Diarization, label_transcript
+from polymodal.speech.results import (
+    Diarization,
+    Segment,
+    SpeakerTurn,
+    Transcript,
+    TranscriptionInfo,
+    Word,
+)
+from polymodal.speech.speakers import label_transcript
 
 INFO = TranscriptionInfo(language="en", language_probability=1.0, duration=20.0, model="test")
 
@@ -17,7 +24,7 @@ def words(*items: tuple[float, float, str]) -> tuple[Word, ...]:
 @pytest.fixture
 def transcript() -> Transcript:
     first = Segment(
-        0,
+        1,
         0.5,
         6.6,
         " Thanks, that is all from me. Hello there.",
@@ -34,16 +41,16 @@ def transcript() -> Transcript:
         avg_logprob=-0.2,
     )
     second = Segment(
-        1,
+        2,
         7.0,
         9.0,
         " How are you?",
         words((7.0, 7.5, " How"), (7.5, 8.0, " are"), (8.0, 9.0, " you?")),
     )
     third = Segment(
-        2, 10.0, 12.0, " Fine, thanks.", words((10.2, 11.0, " Fine,"), (11.0, 12.0, " thanks."))
+        3, 10.0, 12.0, " Fine, thanks.", words((10.2, 11.0, " Fine,"), (11.0, 12.0, " thanks."))
     )
-    return Transcript(INFO, (first, second, third))
+    return Transcript.of(INFO, (first, second, third))
 
 
 @pytest.fixture
@@ -65,7 +72,7 @@ def test_a_segment_is_split_where_the_speaker_changes(transcript, diarization):
         " How are you?",
         " Fine, thanks.",
     ]
-    assert [s.id for s in labelled.segments] == [0, 1, 2, 3]
+    assert [s.id for s in labelled.segments] == [1, 2, 3, 4]  # from 1, as without speakers
     assert [s.speaker for s in labelled.segments] == [
         "SPEAKER_1",
         "SPEAKER_2",
@@ -99,20 +106,35 @@ def test_speaker_summary(transcript, diarization):
 
 
 def test_a_word_in_a_pause_goes_to_the_nearest_turn():
-    segment = Segment(0, 9.3, 9.9, " Right.", words((9.3, 9.9, " Right.")))
+    segment = Segment(1, 9.3, 9.9, " Right.", words((9.3, 9.9, " Right.")))
     turns = (SpeakerTurn(0.0, 5.0, "SPEAKER_1"), SpeakerTurn(10.0, 12.0, "SPEAKER_2"))
-    labelled = label_transcript(Transcript(INFO, (segment,)), Diarization(turns))
+    labelled = label_transcript(Transcript.of(INFO, (segment,)), Diarization(turns))
     assert labelled.segments[0].speaker == "SPEAKER_2"
     assert labelled.segments[0].words[0].speaker == "SPEAKER_2"
 
 
 def test_segments_without_words_are_labelled_whole():
-    segments = (Segment(0, 0.0, 4.0, " One."), Segment(1, 4.0, 10.0, " Two."))
+    segments = (Segment(1, 0.0, 4.0, " One."), Segment(2, 4.0, 10.0, " Two."))
     turns = (SpeakerTurn(0.0, 4.5, "SPEAKER_1"), SpeakerTurn(4.5, 10.0, "SPEAKER_2"))
-    labelled = label_transcript(Transcript(INFO, segments), Diarization(turns))
+    labelled = label_transcript(Transcript.of(INFO, segments), Diarization(turns))
     assert [s.speaker for s in labelled.segments] == ["SPEAKER_1", "SPEAKER_2"]
     assert len(labelled.segments) == 2
 
 
 def test_no_turns_leaves_the_transcript_alone(transcript):
     assert label_transcript(transcript, Diarization(())) == transcript
+
+
+def test_segment_ids_count_from_one_before_and_after_labelling(transcript, diarization):
+    """A plain transcript numbers its segments from 1 (faster-whisper's numbering); labelling
+    splits segments and numbers them again, and must number them from 1 as well."""
+    assert [s.id for s in transcript.segments] == [1, 2, 3]
+    labelled = label_transcript(transcript, diarization)
+    assert labelled.segments[0].id == 1
+    assert [s.id for s in labelled.segments] == list(range(1, len(labelled.segments) + 1))
+
+
+def test_labelled_segments_carry_the_name_shown(transcript, diarization):
+    labelled = label_transcript(transcript, diarization)
+    names = [s.speaker_name for s in labelled.segments]
+    assert names == ["SPEAKER_1", "Bob", "Bob", "SPEAKER_1"]

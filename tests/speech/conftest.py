@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from speech_clips import AFTER, BEFORE, PASSAGE, SHORT, SPANISH
 
-from polymodal.speech import Transcriber
+from polymodal.speech import DecodeOptions, Transcriber
 
 
 def _sox(*args: str) -> None:
@@ -140,7 +140,7 @@ def tiny() -> Transcriber:
 @pytest.fixture(scope="session")
 def passage_result(base, passage_wav):
     """The default model and settings, with word timestamps, on a 35 s English passage."""
-    return base.transcribe(passage_wav, word_timestamps=True)
+    return base.transcribe(passage_wav, DecodeOptions(word_timestamps=True))
 
 
 @pytest.fixture(scope="session")
@@ -150,12 +150,12 @@ def short_result(tiny, short_wav):
 
 @pytest.fixture(scope="session")
 def gap_result(tiny, gap_wav):
-    return tiny.transcribe(gap_wav[0], word_timestamps=True)
+    return tiny.transcribe(gap_wav[0], DecodeOptions(word_timestamps=True))
 
 
 @pytest.fixture(scope="session")
 def noisy_result(tiny, noisy_wav):
-    return tiny.transcribe(noisy_wav[0], word_timestamps=True)
+    return tiny.transcribe(noisy_wav[0], DecodeOptions(word_timestamps=True))
 
 
 @pytest.fixture(scope="session")
@@ -165,4 +165,4 @@ def spanish_result(base, spanish_wav):
 
 @pytest.fixture(scope="session")
 def translated_result(base, spanish_wav):
-    return base.transcribe(spanish_wav, task="translate")
+    return base.transcribe(spanish_wav, DecodeOptions(task="translate"))

@@ -9,8 +9,9 @@ import shutil
 import pytest
 from speech_clips import CLIP_TEXTS, wer
 
+from polymodal.media import files as media_files
+from polymodal.media.files import write_atomic
 from polymodal.speech import folders, transcribe_folder
-from polymodal.speech.folders import write_atomic
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +42,7 @@ def test_folder_run_writes_reports_and_resumes(clip_folder, tmp_path, tiny):
         assert data["source"].endswith(f"note{i}.wav")
         for fmt in ("txt", "srt", "vtt"):
             assert (out / f"{sub}note{i}.{fmt}").stat().st_size > 0
-    assert not list(out.rglob("*.part")), "no temporary files left behind"
+    assert not list(out.rglob(".*")), "no temporary files left behind"
 
     again = transcribe_folder(clip_folder, out, "all", transcriber=tiny)
     assert (again.written, again.skipped, again.failed) == (0, 3, 1)
@@ -64,7 +65,7 @@ def test_interrupted_write_leaves_old_file_and_no_debris(tmp_path, monkeypatch):
     def interrupted(fd):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(folders.os, "fsync", interrupted)
+    monkeypatch.setattr(media_files.os, "fsync", interrupted)
     with pytest.raises(KeyboardInterrupt):
         write_atomic(target, "new text " * 1000)
     assert target.read_text() == "old complete file"
@@ -82,7 +83,7 @@ def test_write_atomic_replaces_whole_file(tmp_path):
 def test_same_stem_outputs_do_not_collide(tmp_path):
     (tmp_path / "a.wav").write_bytes(b"x")
     (tmp_path / "a.mp3").write_bytes(b"x")
-    files = folders.media_files([tmp_path])
+    files = folders.find_media([tmp_path])
     paths = folders.output_paths(files, tmp_path / "out", ["txt"])
     names = sorted(p[0].name for p in paths)
     assert names == ["a.mp3.txt", "a.wav.txt"]

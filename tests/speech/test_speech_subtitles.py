@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 import srt
 import webvtt
 
-from polymodal.speech.formats import render, render_srt, render_txt, render_vtt, transcript_dict
+from polymodal.render import to_data
+from polymodal.speech.formats import (
+    render,
+    render_srt,
+    render_transcript,
+    render_txt,
+    render_vtt,
+    without_suspect,
+)
 from polymodal.speech.results import (
     Segment,
     SpeakerSummary,
@@ -39,7 +48,7 @@ def _timed(words, start=0.0, step=0.4, speaker=None):
 
 def _transcript(segments, speakers=(), duration=60.0):
     info = TranscriptionInfo("en", 0.99, duration, "whisper-base")
-    return Transcript(info, tuple(segments), tuple(speakers))
+    return Transcript.of(info, tuple(segments), tuple(speakers))
 
 
 @pytest.mark.slow
@@ -104,14 +113,20 @@ def test_overlong_word_is_cut_to_fit():
     assert "".join("".join(c.lines) for c in cues) == url
 
 
+def _said(name):
+    """Speaker fields as labelling sets them: SPEAKER_1 is enrolled as Alice."""
+    label = "SPEAKER_1" if name else "SPEAKER_2"
+    return {"speaker": label, "speaker_name": name or label}
+
+
 def _two_speakers():
     alice = _timed(["hello", "bob", "how", "are", "you", "today"], 0.0, speaker="SPEAKER_1")
     bob = _timed(["fine", "thanks", "and", "you"], 3.0, speaker="SPEAKER_2")
     alice2 = _timed(["very", "well"], 5.0, speaker="SPEAKER_1")
     segments = [
-        Segment(1, 0.0, alice[-1].end, "Hello Bob, how are you today?", alice, speaker="SPEAKER_1"),
-        Segment(2, 3.0, bob[-1].end, "Fine, thanks, and you?", bob, speaker="SPEAKER_2"),
-        Segment(3, 5.0, alice2[-1].end, "Very well.", alice2, speaker="SPEAKER_1"),
+        Segment(1, 0.0, alice[-1].end, "Hello Bob, how are you today?", alice, **_said("Alice")),
+        Segment(2, 3.0, bob[-1].end, "Fine, thanks, and you?", bob, **_said(None)),
+        Segment(3, 5.0, alice2[-1].end, "Very well.", alice2, **_said("Alice")),
     ]
     speakers = (
         SpeakerSummary("SPEAKER_1", "Alice", 4.0, 2),
@@ -144,7 +159,7 @@ def test_txt_is_a_script_one_turn_a_paragraph():
 
 
 def test_json_has_speaker_per_segment_and_word_and_a_summary():
-    data = transcript_dict(_two_speakers())
+    data = to_data(_two_speakers())
     assert data["segments"][0]["speaker"] == "SPEAKER_1"
     assert data["segments"][0]["speaker_name"] == "Alice"
     assert data["segments"][1]["words"][0]["speaker"] == "SPEAKER_2"
@@ -162,14 +177,16 @@ def test_plain_txt_without_speakers_is_one_segment_a_line():
 
 
 def test_drop_suspect_removes_flagged_text_but_json_keeps_it():
-    from polymodal.speech.formats import drop_suspect
-
     segments = [
         Segment(1, 0.0, 2.0, " Real words here."),
         Segment(2, 2.0, 3.0, " Thanks for watching!", suspect_reasons=("stock_phrase",)),
     ]
     transcript = _transcript(segments, duration=3.0)
-    assert render_txt(drop_suspect(transcript)) == "Real words here.\n"
-    data = transcript_dict(transcript)
+    assert render_txt(without_suspect(transcript)) == "Real words here.\n"
+    assert render_transcript(transcript, "txt", drop_suspect=True) == "Real words here.\n"
+    assert "Thanks for watching" in render_transcript(transcript, "txt")
+    kept = json.loads(render_transcript(transcript, "json", drop_suspect=True))
+    assert kept == to_data(transcript) and len(kept["segments"]) == 2
+    data = to_data(transcript)
     assert data["segments"][1]["suspect"] is True
     assert data["segments"][1]["suspect_reasons"] == ["stock_phrase"]

@@ -15,7 +15,8 @@ import pytest
 from speech_clips import PASSAGE, SHORT, SPANISH, wer
 
 from polymodal.errors import BadInputError
-from polymodal.speech.formats import transcript_dict
+from polymodal.render import from_data, to_data
+from polymodal.speech import DecodeOptions, Transcript
 
 pytestmark = pytest.mark.slow
 
@@ -85,13 +86,15 @@ def test_clean_speech_is_not_flagged(passage_result):
 
 
 def test_json_carries_everything(passage_result):
-    data = transcript_dict(passage_result)
+    data = to_data(passage_result)
     assert data["language"] == "en" and data["duration"] == passage_result.info.duration
     assert data["text"] == passage_result.text
     segment = data["segments"][0]
     for key in ("start", "end", "text", "avg_logprob", "no_speech_prob", "suspect", "words"):
         assert key in segment
     assert {"start", "end", "word", "probability"} <= set(segment["words"][0])
+    assert [s["id"] for s in data["segments"]] == list(range(1, len(data["segments"]) + 1))
+    assert from_data(Transcript, data) == passage_result
 
 
 def test_noise_only_is_reported_as_no_speech(tiny, noise_only_wav):
@@ -124,12 +127,11 @@ def test_array_input_and_progress(tiny, short_wav):
     from polymodal.media.audio import decode_audio
 
     reports = []
-    result = tiny.transcribe(
-        decode_audio(short_wav)[: 16000 * 8], progress=lambda d, t: reports.append((d, t))
-    )
+    result = tiny.transcribe(decode_audio(short_wav)[: 16000 * 8], progress=reports.append)
     assert result.text
-    assert reports and reports[-1][0] == pytest.approx(8.0, abs=0.1)
-    assert all(b[0] >= a[0] for a, b in itertools.pairwise(reports))
+    assert {(r.stage, r.unit) for r in reports} == {("transcribe", "s")}
+    assert reports and reports[-1].done == pytest.approx(8.0, abs=0.1)
+    assert all(b.done >= a.done for a, b in itertools.pairwise(reports))
 
 
 def test_short_audio_is_encoded_in_a_shorter_context_without_losing_words(base, short_wav):
@@ -146,7 +148,7 @@ def test_short_audio_is_encoded_in_a_shorter_context_without_losing_words(base, 
     try:
         fitted = base.transcribe(short_wav)
         fitted_shapes, shapes[:] = list(shapes), []
-        full = base.transcribe(short_wav, full_audio_context=True)
+        full = base.transcribe(short_wav, DecodeOptions(full_audio_context=True))
     finally:
         del base.engine.model.encode
     assert fitted_shapes and all(s[-1] < 3000 for s in fitted_shapes)
@@ -154,3 +156,19 @@ def test_short_audio_is_encoded_in_a_shorter_context_without_losing_words(base, 
     assert shapes and all(s[-1] == 3000 for s in shapes)
     assert wer(SHORT, fitted.text) < 0.15
     assert wer(SHORT, full.text) < 0.15
+
+
+def test_cancel_stops_between_windows(tiny, passage_wav):
+    from polymodal.errors import CancelledError
+    from polymodal.progress import CancelToken
+
+    token = CancelToken()
+    reports = []
+
+    def cancel_at_first_window(report):
+        reports.append(report)
+        token.cancel("interrupted")
+
+    with pytest.raises(CancelledError, match="interrupted"):
+        tiny.transcribe(passage_wav, progress=cancel_at_first_window, cancel=token)
+    assert len(reports) == 1 and reports[0].done < 35, "stopped after the first window"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from polymodal.progress import Progress
 from polymodal.vision import embed
 from polymodal.vision.embed import Failure, ImageEmbeddings
 
@@ -79,7 +80,15 @@ class FakeClip:
         return np.stack([self.text_vector(t) for t in texts]).astype(np.float32)
 
     def embed_images(
-        self, images, *, model=None, cache=True, batch_size=32, int8=None, progress=None
+        self,
+        images,
+        *,
+        model=None,
+        cache=True,
+        batch_size=32,
+        int8=None,
+        progress=None,
+        cancel=None,
     ) -> ImageEmbeddings:
         paths = [str(p) for p in images]
         self.image_calls.append(paths)
@@ -94,7 +103,7 @@ class FakeClip:
                 kept.append(path)
                 vectors.append(np.asarray(self.images[stem], dtype=np.float32))
             if progress is not None:
-                progress(done, len(paths))
+                progress(Progress("embed", done, len(paths), "images"))
         matrix = np.stack(vectors) if vectors else np.zeros((0, self.dim), np.float32)
         return ImageEmbeddings(tuple(kept), matrix, tuple(failures), self.model_id, len(kept), 0)
 

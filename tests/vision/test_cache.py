@@ -144,12 +144,13 @@ def test_classifying_cached_images_loads_no_weights(
     """A second run over the same photos, in a fresh process (nothing loaded yet), answers
     from the cache: it opens no ONNX session and never loads the PyTorch model."""
     from polymodal import catalog
-    from polymodal.vision import classify, onnx_backend
-    from polymodal.vision.encoder import TorchClip
+    from polymodal.vision import classify
+    from polymodal.vision.backends import onnx as onnx_backend
+    from polymodal.vision.backends.torch import TorchClip
 
     images = [str(photos["astronaut"]), str(photos["coffee"])]
     first = classify(images, ["a person", "a cup"], model=str(tiny_clip_dir))
-    monkeypatch.setattr(catalog, "_loaded", {})  # as if in a new process
+    catalog.unload()  # as if in a new process
 
     def refuse(*args, **kwargs):
         raise AssertionError("model weights were loaded for cached images")

@@ -1,15 +1,16 @@
-"""Zero-shot classification from controlled embeddings: ranking, softmax, templates, thresholds."""
+"""Zero-shot classification from controlled embeddings: ranking, softmax, templates, thresholds.
+
+This is the vision room's plain CLIP classifier; the advisor's warnings and the detector's
+counts are composed above it and tested in ``tests/tasks/test_tasks_classify.py``.
+"""
 
 from __future__ import annotations
-
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from _vision_helpers import FakeClip, touch_images, unit
 
 from polymodal.errors import BadInputError
-from polymodal.vision import advice
 from polymodal.vision.classify import classify
 from polymodal.vision.prompts import resolve_templates
 
@@ -33,7 +34,6 @@ def images(tmp_path):
 
 @pytest.fixture
 def fake(monkeypatch):
-    monkeypatch.setattr(advice, "_checker", lambda: None)
     vectors = {
         "tabby": unit(0.9, 0.3, 0.1, 0, 0, 0),
         "puppy": unit(0.2, 0.95, 0.1, 0, 0, 0),
@@ -177,84 +177,21 @@ def test_folder_input_is_expanded(fake, images):
     assert len(result) == 3
 
 
-def _fake_advisor(verdicts: dict[str, list[str]]):
-    def check(labels):
-        return [
-            SimpleNamespace(
-                verdicts=[
-                    SimpleNamespace(kind=k, reason=f"{k} reason", alternative=f"use {k} tool")
-                    for k in verdicts.get(label, ["ok"])
-                ]
-            )
-            for label in labels
-        ]
-
-    return lambda: check
-
-
-def test_advisor_warnings_are_attached_and_counting_is_routed(fake, images, monkeypatch):
-    checker = _fake_advisor({"three dogs": ["counting"], "a cat left of a dog": ["spatial"]})
-    monkeypatch.setattr(advice, "_checker", checker)
-    monkeypatch.setattr(advice, "_counting_target", lambda label: "dog")
-    labels = ["cat", "three dogs", "a cat left of a dog"]
-    result = classify([images["puppy"]], labels)
-    assert {(a.label, a.kind) for a in result.advice} == {
-        ("three dogs", "counting"),
-        ("a cat left of a dog", "spatial"),
-    }
-    assert [r.label for r in result.routed] == ["three dogs"]
-    assert result.routed[0].task == "count" and "polymodal count" in result.routed[0].command
-    assert result.routed[0].target == "dog"
-    assert result.routed[0].command == 'polymodal count IMAGE "dog"'
-    assert len(result.items[0].scores) == 3  # routed labels still get CLIP's scores
-
-
-def test_without_an_advisor_results_carry_no_advice(fake, images):
+def test_the_plain_classifier_carries_no_advice(fake, images):
     result = classify([images["puppy"]], ["cat", "three dogs"])
-    assert result.advice == () and result.routed == ()
+    assert not hasattr(result, "advice") and not hasattr(result, "routed")
+    assert [s.label for s in result.items[0].scores] == ["three dogs", "cat"]
 
 
-def test_the_real_advisor_routes_counting_labels():
-    import polymodal.advisor
-
-    if not hasattr(polymodal.advisor, "check_query"):
-        pytest.skip("the advisor does not export check_query yet")
-    found, routed = advice.advise(["a photo of a beach", "three dogs"])
-    assert [(r.label, r.target) for r in routed] == [("three dogs", "dog")]
-    assert all(a.label == "three dogs" for a in found)
-
-
-def test_counting_labels_are_answered_by_the_detector(fake, images, monkeypatch):
-    import polymodal.advisor
-
-    monkeypatch.setattr(advice, "_checker", _fake_advisor({"three dogs": ["counting"]}))
-    monkeypatch.setattr(advice, "_counting_target", lambda label: "dog")
-    asked = []
-
-    def count_objects(image, noun, *, model=None):
-        asked.append((image, noun, model))
-        return SimpleNamespace(count=3)
-
-    monkeypatch.setattr(polymodal.advisor, "count_objects", count_objects)
-    result = classify([images["puppy"]], ["cat", "three dogs"], detector="my-detr")
-    assert [(c.label, c.target, c.count) for c in result.counts] == [("three dogs", "dog", 3)]
-    assert asked == [(result.items[0].path, "dog", "my-detr")]
-    assert result.route_notes == ()
-    assert classify([images["puppy"]], ["cat", "three dogs"], route=False).counts == ()
-
-
-def test_a_missing_detector_leaves_a_note_not_an_error(fake, images, monkeypatch):
-    import polymodal.advisor
-    from polymodal.errors import ModelUnavailableError
-
-    monkeypatch.setattr(advice, "_checker", _fake_advisor({"three dogs": ["counting"]}))
-    monkeypatch.setattr(advice, "_counting_target", lambda label: "dog")
-
-    def count_objects(image, noun, *, model=None):
-        raise ModelUnavailableError("Model 'detr-resnet-50' is not available offline.")
-
-    monkeypatch.setattr(polymodal.advisor, "count_objects", count_objects)
-    result = classify([images["puppy"]], ["cat", "three dogs"])
-    assert result.counts == ()
-    assert len(result.route_notes) == 1 and "not available offline" in result.route_notes[0]
-    assert len(result.items[0].scores) == 2
+def test_errors_name_the_parameter(fake, images):
+    cases = [
+        ({"labels": ["cat"]}, "labels"),
+        ({"labels": ["cat", "dog"], "thresholds": 2.0}, "thresholds"),
+        ({"labels": ["cat", "dog"], "top_k": 0}, "top_k"),
+        ({"labels": ["cat", "dog"], "templates": ["no slot"]}, "templates"),
+    ]
+    for options, param in cases:
+        with pytest.raises(BadInputError) as error:
+            classify([images["tabby"]], **options)
+        assert error.value.param == param
+        assert "--" not in str(error.value)

@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 
 import polymodal.cli.vision  # noqa: F401  (registers the commands)
 from polymodal.cli.app import app
-from polymodal.vision import advice
 
 DIM = 64
 runner = CliRunner()
@@ -34,7 +33,6 @@ def images(tmp_path):
 
 @pytest.fixture
 def fake(monkeypatch):
-    monkeypatch.setattr(advice, "_checker", lambda: None)
     photo = 0.8 * random_unit("a photo", DIM)
     vectors = {
         "tabby": unit(*(np.eye(DIM)[0] * 0.4 + 0.1 * np.eye(DIM)[1])),
@@ -57,19 +55,8 @@ def test_classify_json(fake, images):
     assert data["labels"] == ["cat", "dog"] and data["failures"] == []
 
 
-def test_classify_table_with_labels_file_and_advice(fake, images, tmp_path, monkeypatch):
-    from types import SimpleNamespace
-
-    def check(labels):
-        kinds = {"two dogs": "counting"}
-        return [
-            SimpleNamespace(
-                verdicts=[SimpleNamespace(kind=kinds.get(x, "ok"), reason="r.", alternative="")]
-            )
-            for x in labels
-        ]
-
-    monkeypatch.setattr(advice, "_checker", lambda: check)
+def test_classify_table_with_labels_file_and_advice(fake, images, tmp_path):
+    """The real advisor calls "two dogs" a counting label and routes it to the detector."""
     labels = tmp_path / "labels.txt"
     labels.write_text("# animals\ncat\n\ndog\ntwo dogs\n")
     result = runner.invoke(app, ["classify", str(images["tabby"]), "--labels-file", str(labels)])
@@ -92,7 +79,7 @@ def test_classify_skips_a_bad_file_and_fails_when_all_are_bad(fake, images, tmp_
     "args, message",
     [
         (["classify", "{tabby}"], "--labels"),
-        (["classify", "nowhere.jpg", "-l", "cat,dog"], "does not exist"),
+        (["classify", "nowhere.jpg", "-l", "cat,dog"], "no such file or folder"),
         (["classify", "{tabby}", "-l", "cat,dog", "--threshold", "high"], "--threshold"),
         (["classify", "{tabby}", "-l", "cat"], "at least two labels"),
         (
@@ -101,6 +88,8 @@ def test_classify_skips_a_bad_file_and_fails_when_all_are_bad(fake, images, tmp_
         ),
         (["classify", "{tabby}", "--labels-file", "none.txt"], "does not exist"),
         (["similar", "{tabby}"], "--among"),
+        (["similar", "{tabby}", "a cat"], "use --text"),
+        (["classify", "{tabby}", "-l", "cat,dog", "--threshold", "2"], "--threshold"),
         (["moderate", "{tabby}", "--categories", "none.toml"], "does not exist"),
         (["dedup", "{dir}", "--no-semantic", "--report", "out.xml"], ".json or .csv"),
     ],
@@ -130,6 +119,11 @@ def test_similar_pair_and_ranking(fake, tmp_path):
     )
     data = json.loads(ranked.stdout)
     assert [Path(m["path"]).stem for m in data["matches"]] == ["b", "c"]
+    text = runner.invoke(app, ["similar", str(paths["a"]), "--text", "a dog", "--json"])
+    assert text.exit_code == 0, text.output
+    found = json.loads(text.stdout)
+    assert (found["a"], found["b"], found["b_kind"]) == (str(paths["a"]), "a dog", "text")
+    assert found["similarity"] == pytest.approx(float(fake.images["a"] @ _text("a dog")), abs=1e-4)
 
 
 def test_dedup_writes_reports_and_moves_only_when_asked(fake, tmp_path):

@@ -229,3 +229,46 @@ def test_bad_thresholds_are_rejected(tmp_path):
         find_duplicates(tmp_path, hash_distance=500, semantic=False)
     with pytest.raises(BadInputError):
         find_duplicates(tmp_path, semantic_threshold=2.0)
+
+
+def test_progress_reports_each_stage_once_from_zero_to_its_total(tmp_path, monkeypatch):
+    """Dedup used to run one bar from 0 to N twice (fingerprints, then CLIP); each stage now
+    has its own name and total, and none restarts."""
+    for name in ("astronaut", "coffee", "rocket"):
+        _load(name).save(tmp_path / f"{name}.png")
+    shutil.copyfile(tmp_path / "coffee.png", tmp_path / "coffee-2.png")
+    vectors = {"astronaut": unit(1, 0, 0), "coffee": unit(1, 0.25, 0), "rocket": unit(0, 0, 1)}
+    FakeClip(images=vectors).install(monkeypatch)
+    seen = []
+    find_duplicates(tmp_path, progress=seen.append)
+    stages = list(dict.fromkeys(r.stage for r in seen))
+    assert stages == ["hash", "compare", "embed"]
+    for stage in stages:
+        reports = [r for r in seen if r.stage == stage]
+        assert [r.done for r in reports] == sorted(r.done for r in reports)
+        assert reports[-1].done == reports[-1].total == 3  # distinct contents, not files
+    assert seen[0].done == 0 and seen[0].stage == "hash"
+
+
+def test_a_cancelled_scan_stops_with_cancelled_error(tmp_path):
+    from polymodal.errors import CancelledError
+    from polymodal.progress import CancelToken
+
+    for name in ("astronaut", "coffee"):
+        _load(name).save(tmp_path / f"{name}.png")
+    token = CancelToken()
+    token.cancel("interrupted")
+    with pytest.raises(CancelledError, match="interrupted"):
+        find_duplicates(tmp_path, semantic=False, cancel=token)
+
+
+def test_csv_rows_are_the_rendered_files(library_report, tmp_path):
+    from polymodal import render
+
+    with library_report.write(tmp_path / "dups.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    first = render.to_data(library_report.groups[0].files[0])
+    assert {k: rows[0][k] for k in first} == {
+        k: "" if v is None else str(v) for k, v in first.items()
+    }
+    assert rows[0]["group"] == "1" and rows[0]["keeper"] == library_report.groups[0].keeper

@@ -81,11 +81,10 @@ def test_draft_decoding_keeps_embeddings_of_large_jpegs(tiny_encoder, big_jpeg):
 def test_progress_reaches_the_total(tiny_encoder, photos, bad_files):
     seen = []
     paths = [*photos.values(), bad_files["corrupt"]]
-    embed_images(
-        paths, model=tiny_encoder_dir(tiny_encoder), progress=lambda d, t: seen.append((d, t))
-    )
-    assert seen[-1] == (len(paths), len(paths))
-    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    embed_images(paths, model=tiny_encoder_dir(tiny_encoder), progress=seen.append)
+    assert {(r.stage, r.unit) for r in seen} == {("embed", "images")}
+    assert (seen[-1].done, seen[-1].total) == (len(paths), len(paths))
+    assert [r.done for r in seen] == sorted(r.done for r in seen)
 
 
 def test_int8_setting_selects_the_int8_model(tiny_encoder, photos, monkeypatch):
@@ -150,9 +149,51 @@ def test_cli_bad_usage_exits_with_code_2(cli, tiny_encoder, photos, tmp_path):
     wrong = cli("embed", photos["coffee"], "--out", tmp_path / "x.csv", "--model", model)
     assert wrong.exit_code == 2 and ".npy or .parquet" in _flat(wrong.output)
     missing = cli("embed", tmp_path / "nope", "--out", tmp_path / "x.npy", "--model", model)
-    assert missing.exit_code == 2 and "does not exist" in _flat(missing.output)
+    assert missing.exit_code == 2 and "no such file or folder" in _flat(missing.output)
 
 
 def _flat(text: str) -> str:
     """Rich wraps long lines on narrow terminals; compare words, not layout."""
     return " ".join(text.split())
+
+
+def test_batches_stream_as_they_finish_and_collect_to_the_same_result(
+    tiny_encoder, photos, bad_files
+):
+    from polymodal.vision import iter_image_batches
+
+    paths = [*photos.values(), bad_files["corrupt"]]
+    batches = list(iter_image_batches(paths, model=tiny_encoder, batch_size=2, cache=False))
+    assert len(batches) >= 2 and all(b.model_id == tiny_encoder.model_id for b in batches)
+    assert all(len(b) <= 2 for b in batches)
+    positions = sorted(p for b in batches for p in b.positions)
+    assert positions == list(range(len(photos)))
+    assert [f.path for b in batches for f in b.failures] == [str(bad_files["corrupt"])]
+    whole = embed_images(paths, model=tiny_encoder, cache=False)
+    streamed = {p: v for b in batches for p, v in zip(b.paths, b.vectors, strict=True)}
+    for path, vector in zip(whole.paths, whole.vectors, strict=True):
+        assert np.allclose(streamed[path], vector, atol=1e-6)
+    assert sum(b.computed for b in batches) == whole.computed == len(photos)
+
+
+def test_cached_images_arrive_first_and_a_cancel_keeps_finished_batches(tiny_encoder, photos):
+    from polymodal.errors import CancelledError
+    from polymodal.progress import CancelToken
+    from polymodal.vision import iter_image_batches
+
+    paths = list(photos.values())
+    token = CancelToken()
+    stream = iter_image_batches(paths, model=tiny_encoder, batch_size=1, cancel=token)
+    first = next(stream)
+    token.cancel("interrupted")
+    with pytest.raises(CancelledError):
+        list(stream)
+    again = list(iter_image_batches(paths, model=tiny_encoder, batch_size=1))
+    assert again[0].cached >= len(first) and set(first.paths) <= set(again[0].paths)
+    assert sum(b.cached for b in again) + sum(b.computed for b in again) == len(paths)
+
+
+def test_a_loaded_encoder_object_is_used_as_given(tiny_encoder, photos):
+    result = embed_images([photos["rocket"]], model=tiny_encoder, cache=False)
+    assert result.model_id == tiny_encoder.model_id and result.computed == 1
+    assert get_encoder(tiny_encoder) is tiny_encoder

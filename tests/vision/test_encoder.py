@@ -14,7 +14,7 @@ from PIL import Image
 from polymodal import catalog
 from polymodal.errors import BadInputError, DependencyMissingError, ModelUnavailableError
 from polymodal.media.image import load_image
-from polymodal.vision import onnx_backend
+from polymodal.vision.backends import onnx as onnx_backend
 from polymodal.vision.encoder import load_clip
 from polymodal.vision.preprocess import ClipPreprocessor
 
@@ -175,3 +175,21 @@ def test_bad_options_are_bad_input(tiny_clip_dir):
     with pytest.raises(BadInputError, match="list of texts"):
         encoder.encode_texts("a single string")
     assert encoder.encode_images([]).shape == (0, encoder.dim)
+
+
+@pytest.mark.parametrize("processor", ["combined", "none"])
+def test_input_size_comes_from_processor_config_or_the_model(tmp_path, processor):
+    """Bug: a checkpoint saved with transformers 5's ``CLIPProcessor.save_pretrained`` has only
+    ``processor_config.json`` (image processor nested), and one with no processor file at all
+    fell back to 224 px, so a 32 px model failed ("Input image size (224*224) doesn't match
+    model (32*32)"). Both now get the model's own size."""
+    from polymodal.vision.synthetic import save_random_clip
+
+    folder = save_random_clip(tmp_path / "clip32", image_size=32, processor=processor)
+    assert not (folder / "preprocessor_config.json").exists()
+    assert (folder / "processor_config.json").exists() == (processor == "combined")
+    ours = ClipPreprocessor.from_pretrained(folder)
+    assert (ours.size, ours.crop_height, ours.crop_width) == (32, 32, 32)
+    encoder = load_clip(catalog.resolve(str(folder), "clip"), backend="torch")
+    vectors = encoder.encode_images([Image.new("RGB", (90, 60), (200, 30, 30))])
+    assert vectors.shape == (1, encoder.dim) and encoder.image_size == 32

@@ -155,8 +155,12 @@ def test_find_images_walks_folders_and_keeps_named_files(tmp_path):
     found = find_images([tmp_path])
     assert [p.relative_to(tmp_path).as_posix() for p in found] == ["b.jpg", "sub/a.PNG"]
     assert find_images([tmp_path / "notes.txt"]) == [tmp_path / "notes.txt"]
-    with pytest.raises(BadInputError, match="does not exist"):
+    with pytest.raises(BadInputError, match="no such file or folder") as missing:
         find_images([tmp_path / "gone"])
+    assert missing.value.param == "images"
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BadInputError, match="contains no image files"):
+        find_images(tmp_path / "empty")
 
 
 # --- HEIC/HEIF (pillow-heif, the ``heic`` extra; in ``dev`` so CI runs these) -------------------

@@ -8,7 +8,7 @@ import pytest
 from _vision_helpers import FakeClip, touch_images, unit
 
 from polymodal.errors import BadInputError
-from polymodal.vision.similarity import rank_similar, similarity
+from polymodal.vision.similarity import compare, rank_similar, similarity
 
 
 @pytest.fixture
@@ -34,20 +34,39 @@ def test_image_image_cosine(fake, images):
     assert similarity(images["twin"], images["twin"]) == pytest.approx(1.0, abs=1e-6)
 
 
-def test_image_text_either_order(fake, images):
+def test_image_and_text(fake, images):
     expected = float(fake.images["stranger"] @ fake.texts["a red bicycle"])
-    assert similarity(images["stranger"], "a red bicycle") == pytest.approx(expected, abs=1e-6)
-    assert similarity("a red bicycle", str(images["stranger"])) == pytest.approx(expected, abs=1e-6)
+    got = similarity(images["stranger"], text="a red bicycle")
+    assert got == pytest.approx(expected, abs=1e-6)
+    found = compare(images["stranger"], text="a red bicycle")
+    assert (found.b, found.b_kind, found.model_id) == ("a red bicycle", "text", "fake-clip")
+    assert found.similarity == pytest.approx(expected, abs=1e-6)
     assert fake.text_calls == [["a red bicycle"], ["a red bicycle"]]
 
 
+def test_a_text_that_names_a_file_is_still_a_text(fake, images):
+    """Bug: any string naming an existing file (or looking like one) was opened as an image;
+    a server must never open a path that came from request text."""
+    fake.texts = {str(images["twin"]): unit(0, 0, 1)}
+    score = similarity(images["query"], text=str(images["twin"]))
+    assert score == pytest.approx(float(fake.images["query"] @ unit(0, 0, 1)), abs=1e-6)
+    assert fake.image_calls == [[str(images["query"])]]  # the twin file was never embedded
+    assert fake.text_calls == [[str(images["twin"])]]
+
+
 def test_missing_image_is_an_error_not_a_text(fake, images):
-    with pytest.raises(BadInputError, match="does not exist"):
+    with pytest.raises(BadInputError, match="does not exist") as missing:
         similarity(images["query"], "holiday/beach.jpg")
+    assert missing.value.param == "other"
     with pytest.raises(BadInputError):
         similarity(images["query"], Path("nowhere.png"))
+    with pytest.raises(BadInputError) as empty:
+        similarity(images["query"], text="   ")
+    assert empty.value.param == "text"
     with pytest.raises(BadInputError):
-        similarity(images["query"], "   ")
+        similarity(images["query"], images["twin"], text="a cat")
+    with pytest.raises(BadInputError):
+        similarity(images["query"])
 
 
 def test_rank_similar_orders_candidates_and_skips_the_query(fake, images):

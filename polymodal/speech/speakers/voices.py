@@ -3,8 +3,8 @@
 The diarizer's first stages. Speech regions come from the caller (Whisper's own voice-activity
 detection) or from WebRTC's VAD here; each region is cut into overlapping windows of 1.6 s
 (the length Resemblyzer's encoder was trained on) and every window becomes a 256-d unit vector.
-The mel spectrogram is computed once for the whole file and the windows go through the LSTM in
-batches, so embedding costs a small fraction of transcription time.
+The mel spectrogram is computed once per block of audio (minutes long) and the windows go
+through the LSTM in batches, so embedding costs a small fraction of transcription time.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ import numpy as np
 from polymodal.catalog import ResolvedModel
 from polymodal.config import settings
 from polymodal.errors import BadInputError, require
+from polymodal.media.audio import SAMPLE_RATE, decode_audio
+from polymodal.vectors import unit_rows
 
-SAMPLE_RATE = 16000
 HOP = 160  # mel hop in samples: 10 ms frames, as the encoder was trained
 FRAMES_PER_SECOND = SAMPLE_RATE // HOP
 WINDOW_FRAMES = 160  # 1.6 s windows: the encoder's training length
@@ -40,6 +41,14 @@ class Windows:
 
     def __len__(self) -> int:
         return len(self.spans)
+
+    @classmethod
+    def join(cls, parts: Sequence[Windows], dimension: int = 256) -> Windows:
+        """The windows of consecutive stretches of one recording, in order."""
+        if not parts:
+            return cls(np.zeros((0, 2)), np.zeros((0, dimension), np.float32))
+        spans = np.concatenate([p.spans for p in parts]).reshape(-1, 2)
+        return cls(spans, np.concatenate([p.vectors for p in parts]).astype(np.float32))
 
 
 class VoiceEncoder:
@@ -177,10 +186,15 @@ def _window_starts(first: int, last: int) -> list[int]:
 
 
 def embed_windows(
-    encoder: VoiceEncoder, audio: np.ndarray, regions: Sequence[tuple[float, float]]
+    encoder: VoiceEncoder,
+    audio: np.ndarray,
+    regions: Sequence[tuple[float, float]],
+    offset: float = 0.0,
 ) -> Windows:
     """Embed sliding windows over each speech region; windows never cross a region's edge.
 
+    ``regions`` are seconds within ``audio``; the windows' spans are shifted by ``offset``
+    (where ``audio`` starts in the recording, for a recording embedded block by block).
     A region shorter than a window is tiled to the window length: the encoder then hears only
     that voice instead of the silence or the other speaker around it.
     """
@@ -198,31 +212,26 @@ def embed_windows(
             stacks.append(piece)
             spans.append((s / FRAMES_PER_SECOND, min(last, s + WINDOW_FRAMES) / FRAMES_PER_SECOND))
     vectors = encoder.embed_mels(np.stack(stacks)) if stacks else np.zeros((0, 256), np.float32)
-    return Windows(np.array(spans, dtype=float).reshape(-1, 2), vectors)
-
-
-def unit(vector: np.ndarray) -> np.ndarray:
-    """``vector`` scaled to length 1 (rows, for a matrix)."""
-    norm = np.linalg.norm(vector, axis=-1, keepdims=True)
-    return vector / np.maximum(norm, 1e-9)
+    return Windows(np.array(spans, dtype=float).reshape(-1, 2) + offset, vectors)
 
 
 def voice_print(encoder: VoiceEncoder, path: Path, name: str) -> np.ndarray:
     """The mean voice vector of an enrolment clip; refuses clips with too little speech."""
     if not path.is_file():
-        raise BadInputError(f"Enrolment clip for '{name}' not found: {path}.")
-    from polymodal.media.audio import decode_audio
-
+        raise BadInputError(f"Enrolment clip for '{name}' not found: {path}.", param="enroll")
     try:
         audio = decode_audio(path)
     except BadInputError as exc:
-        raise BadInputError(f"Enrolment clip for '{name}' is not usable audio: {exc}") from exc
+        raise BadInputError(
+            f"Enrolment clip for '{name}' is not usable audio: {exc}", param="enroll"
+        ) from exc
     regions = detect_speech(audio)
     speech = sum(e - s for s, e in regions)
     if speech < MIN_ENROL_SPEECH:
         raise BadInputError(
             f"Enrolment clip for '{name}' holds {speech:.1f} s of speech; "
-            f"at least {MIN_ENROL_SPEECH:.0f} s is needed: {path}."
+            f"at least {MIN_ENROL_SPEECH:.0f} s is needed: {path}.",
+            param="enroll",
         )
     windows = embed_windows(encoder, audio, regions)
-    return unit(windows.vectors.mean(axis=0))
+    return unit_rows(windows.vectors.mean(axis=0))

@@ -1,4 +1,8 @@
-"""Counting through the detector: a tiny DETR from a config, with controlled model outputs."""
+"""Counting through the detector: a tiny DETR from a config, with controlled model outputs.
+
+The detector is the vision room's (``polymodal.vision.detect``); reading the noun is the
+advisor's; ``count_objects`` composes them (``polymodal.tasks.count``).
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,10 @@ pytest.importorskip("transformers")
 
 from PIL import Image  # noqa: E402
 
-from polymodal import catalog  # noqa: E402
-from polymodal.advisor.detect import Detector, count_objects  # noqa: E402
-from polymodal.advisor.labelmap import map_label  # noqa: E402
+from polymodal import catalog, render  # noqa: E402
 from polymodal.errors import BadInputError, DependencyMissingError  # noqa: E402
+from polymodal.tasks.count import CountResult, count_objects  # noqa: E402
+from polymodal.vision.detect import Detection, Detector  # noqa: E402
 
 TINY_LABELS = {0: "N/A", 1: "person", 2: "car", 3: "dog", 4: "cat", 5: "traffic light"}
 
@@ -76,27 +80,6 @@ def test_accepts_a_pil_image(detector):
     assert result.count == 1 and result.boxes == ((30.0, 52.0, 70.0, 68.0),)
 
 
-@pytest.mark.parametrize(
-    ("noun", "label"),
-    [
-        ("people", "person"),
-        ("automobiles", "car"),
-        ("puppies", "dog"),
-        ("kittens", "cat"),
-        ("the dogs", "dog"),
-        ("traffic lights", "traffic light"),
-        ("police car", "car"),
-    ],
-)
-def test_label_mapping(noun, label):
-    assert map_label(noun, TINY_LABELS.values()) == label
-
-
-def test_unknown_noun_lists_close_labels():
-    with pytest.raises(BadInputError, match=r"no label for 'cart'\. Close labels: .*car"):
-        map_label("cart", TINY_LABELS.values())
-
-
 def test_draw_saves_boxes(detector, picture, tmp_path):
     out = tmp_path / "boxes.png"
     result = count_objects(picture, "person", model=detector, threshold=0.5, draw=out)
@@ -110,8 +93,9 @@ def test_draw_saves_boxes(detector, picture, tmp_path):
 
 
 def test_bad_threshold_and_missing_image(detector, tmp_path):
-    with pytest.raises(BadInputError, match="threshold"):
+    with pytest.raises(BadInputError, match="threshold") as bad:
         count_objects(tmp_path / "x.png", "cars", model=detector, threshold=1.5)
+    assert bad.value.param == "threshold"
     with pytest.raises(BadInputError, match="does not exist"):
         count_objects(tmp_path / "missing.png", "cars", model=detector)
 
@@ -122,3 +106,17 @@ def test_timm_checkpoint_without_timm_says_so(tmp_path):
     )
     with pytest.raises(DependencyMissingError, match="timm"):
         catalog.load(tmp_path, "detector")
+
+
+def test_an_unknown_noun_names_the_parameter(detector, picture):
+    with pytest.raises(BadInputError, match="no label for 'giraffes'") as unknown:
+        count_objects(picture, "giraffes", model=detector)
+    assert unknown.value.param == "noun"
+
+
+def test_results_round_trip_through_render(detector, picture):
+    result = count_objects(picture, "person", model=detector, threshold=0.5)
+    assert result.count == 2
+    assert render.from_data(CountResult, render.to_data(result)) == result
+    found = detector.detect(Image.open(picture).convert("RGB"), 0.5)[0]
+    assert render.from_data(Detection, render.to_data(found)) == found

@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 import threading
 import warnings
 from collections.abc import Iterator
@@ -28,7 +27,9 @@ import numpy as np
 
 from polymodal.catalog import ResolvedModel
 from polymodal.config import settings
-from polymodal.vision.encoder import TorchClip, fingerprint
+from polymodal.media.files import atomic_path, write_atomic
+from polymodal.vectors import unit_rows
+from polymodal.vision.backends.torch import TorchClip, fingerprint
 from polymodal.vision.preprocess import ClipPreprocessor
 
 log = logging.getLogger(__name__)
@@ -175,25 +176,18 @@ def _export(torch_clip: TorchClip, out: Path, sample: tuple[np.ndarray, ...]) ->
         ),
     ]
     for module, args, names, axes, filename in jobs:
-        fd, tmp = tempfile.mkstemp(dir=out, suffix=".onnx.tmp")
-        os.close(fd)
-        try:
-            with warnings.catch_warnings(), torch.no_grad():
-                warnings.simplefilter("ignore")
-                torch.onnx.export(
-                    module.eval(),
-                    args,
-                    tmp,
-                    input_names=names,
-                    output_names=["embeddings"],
-                    dynamic_axes={**axes, "embeddings": {0: "batch"}},
-                    opset_version=OPSET,
-                    dynamo=False,
-                )
-            os.replace(tmp, out / filename)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_path(out / filename) as tmp, warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                module.eval(),
+                args,
+                str(tmp),
+                input_names=names,
+                output_names=["embeddings"],
+                dynamic_axes={**axes, "embeddings": {0: "batch"}},
+                opset_version=OPSET,
+                dynamo=False,
+            )
 
 
 def _not_from_quantiser(record: logging.LogRecord) -> bool:
@@ -209,23 +203,20 @@ def _quantise(out: Path) -> None:
     root.addFilter(_not_from_quantiser)
     try:
         for name in ("image", "text"):
-            tmp = out / f"{name}.int8.onnx.tmp"
-            quantize_dynamic(
-                out / f"{name}.onnx",
-                tmp,
-                op_types_to_quantize=["MatMul", "Gemm"],
-                weight_type=QuantType.QInt8,
-            )
-            os.replace(tmp, out / f"{name}.int8.onnx")
+            with atomic_path(out / f"{name}.int8.onnx") as tmp:
+                quantize_dynamic(
+                    out / f"{name}.onnx",
+                    tmp,
+                    op_types_to_quantize=["MatMul", "Gemm"],
+                    weight_type=QuantType.QInt8,
+                )
     finally:
         root.removeFilter(_not_from_quantiser)
 
 
 def min_cosine(a: np.ndarray, b: np.ndarray) -> float:
     """The worst row-wise cosine similarity between two batches of vectors."""
-    a = a / np.linalg.norm(a, axis=1, keepdims=True)
-    b = b / np.linalg.norm(b, axis=1, keepdims=True)
-    return float(np.min(np.sum(a * b, axis=1)))
+    return float(np.min(np.sum(unit_rows(a) * unit_rows(b), axis=1)))
 
 
 def _measure(out: Path, suffix: str, torch_clip: TorchClip, sample: tuple) -> dict[str, float]:
@@ -253,9 +244,7 @@ def _prepare_files(out: Path, torch_clip: TorchClip, sample: tuple, int8: bool) 
         log.info("Quantising the ONNX CLIP towers to int8 in %s (once per model).", out)
         _quantise(out)
         meta["int8"] = _measure(out, ".int8", torch_clip, sample)
-    tmp = meta_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(meta, indent=2))
-    os.replace(tmp, meta_path)
+    write_atomic(meta_path, json.dumps(meta, indent=2))
     return meta
 
 

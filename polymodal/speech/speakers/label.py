@@ -7,28 +7,33 @@ its words change speaker. Segments without word timestamps are labelled whole.
 
 ``speaker`` on segments and words is the label ``SPEAKER_n`` (stable, like pyannote's and
 WhisperX's); ``Transcript.speakers`` maps each label to its enrolled name, which renderers show
-in its place (``polymodal.speech.formats.speaker_names``).
+in its place (``polymodal.speech.formats.speaker_names``) and ``Segment.speaker_name`` carries.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from polymodal.speech.results import Segment, SpeakerSummary, SpeakerTurn, Transcript, Word
-
-if TYPE_CHECKING:
-    from polymodal.speech.speakers import Diarization
+from polymodal.speech.results import (
+    Diarization,
+    Segment,
+    SpeakerSummary,
+    SpeakerTurn,
+    Transcript,
+    Word,
+)
 
 
 def label_transcript(transcript: Transcript, diarization: Diarization) -> Transcript:
     """The transcript with a speaker on every segment and word, split where the voice changes.
 
-    Segment ids stay sequential after splitting; ``speakers`` summarises each speaker (label,
-    enrolled name, speaking time, number of turns) in order of first appearance.
+    Segment ids stay sequential after splitting and count from 1, as in a transcript without
+    speakers; ``speaker_name`` is the enrolled name where one matched, else the label;
+    ``speakers`` summarises each speaker (label, enrolled name, speaking time, number of
+    turns) in order of first appearance.
     """
     turns = sorted(diarization.turns, key=lambda t: (t.start, t.end))
     if not turns:
@@ -37,7 +42,10 @@ def label_transcript(transcript: Transcript, diarization: Diarization) -> Transc
     pieces: list[Segment] = []
     for segment in transcript.segments:
         pieces += _split(segment, finder)
-    segments = tuple(replace(s, id=i) for i, s in enumerate(pieces))
+    segments = tuple(
+        replace(s, id=i, speaker_name=diarization.display(s.speaker) if s.speaker else None)
+        for i, s in enumerate(pieces, start=1)
+    )
     return replace(transcript, segments=segments, speakers=_summaries(segments, diarization))
 
 
@@ -89,7 +97,7 @@ def _split(segment: Segment, finder: _TurnFinder) -> list[Segment]:
 
 def _text(words: Sequence[Word], source: str) -> str:
     """A split piece's text from its words, keeping the segment's leading-space habit."""
-    text = "".join(w.text for w in words).strip()
+    text = "".join(w.word for w in words).strip()
     return " " + text if source[:1].isspace() else text
 
 

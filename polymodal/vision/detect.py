@@ -1,10 +1,12 @@
-"""Counting and locating with an object detector (DETR), where CLIP cannot help.
+"""Locating objects with a detector (DETR), where CLIP cannot help: boxes, labels, scores.
 
-``count_objects(image, "cars")`` maps the noun to the detector's labels, keeps detections scoring
-over a threshold, and returns the count with boxes (xyxy pixels), labels and scores; ``draw``
-saves the image with the boxes drawn so a person can check the count at a glance.
+A vision model, so it lives in the vision room; turning a user's noun ("automobiles") into one
+of its labels is the advisor's text work, and counting composes the two above both rooms
+(:mod:`polymodal.tasks.count`). ``draw_boxes`` saves the image with the boxes drawn so a person
+can check a count at a glance.
 
-The detector comes through the catalogue (``detr-resnet-50`` or any local DETR checkpoint).
+The detector comes through the catalogue (``detr-resnet-50`` or any local DETR checkpoint);
+:func:`get_detector` takes a loaded :class:`Detector` as well as a name.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from polymodal.advisor.labelmap import map_label
 from polymodal.catalog import ResolvedModel
 from polymodal.config import pick_device
 from polymodal.errors import BadInputError, DependencyMissingError, ModelUnavailableError, require
@@ -31,21 +32,6 @@ class Detection:
     label: str
     score: float
     box: Box
-
-
-@dataclass(frozen=True)
-class CountResult:
-    """How many ``label`` objects the detector found over ``threshold`` in ``image``."""
-
-    image: str
-    noun: str
-    label: str
-    count: int
-    boxes: tuple[Box, ...]
-    labels: tuple[str, ...]
-    scores: tuple[float, ...]
-    threshold: float
-    drawn: str | None = None
 
 
 class Detector:
@@ -130,7 +116,8 @@ def load_detector(resolved: ResolvedModel, *, device: str = "auto") -> Detector:
     return Detector(model, processor, chosen, resolved.spec.name)
 
 
-def _open_image(image: Any) -> tuple[Any, str]:
+def open_image(image: Any) -> tuple[Any, str]:
+    """A PIL image (RGB) and the name to report it by, from a path or a PIL image."""
     if hasattr(image, "convert") and hasattr(image, "size"):
         return image.convert("RGB"), "<image>"
     from polymodal.media.image import load_image
@@ -138,8 +125,13 @@ def _open_image(image: Any) -> tuple[Any, str]:
     return load_image(image), str(image)
 
 
-def _detector(model: Detector | str | os.PathLike[str] | None) -> Detector:
-    if isinstance(model, Detector):
+DetectorRef = Detector | str | os.PathLike[str] | Any | None
+
+
+def get_detector(model: DetectorRef = None) -> Detector:
+    """The detector for ``model`` through the catalogue; a loaded detector (or any object with
+    ``labels`` and ``detect``) is returned as it is."""
+    if model is not None and not isinstance(model, str | os.PathLike):
         return model
     from polymodal import catalog
 
@@ -160,39 +152,8 @@ def draw_boxes(image: Any, detections: list[Detection], path: str | os.PathLike[
         pen.text((x0 + width + 1, y0 + width + 1), caption, fill=(255, 255, 0))
     target = Path(path)
     if target.parent and not target.parent.exists():
-        raise BadInputError(f"Cannot save the drawing to '{target}': its folder does not exist.")
+        raise BadInputError(
+            f"Cannot save the drawing to '{target}': its folder does not exist.", param="draw"
+        )
     canvas.save(target)
     return target
-
-
-def count_objects(
-    image: Any,
-    noun: str,
-    *,
-    model: Detector | str | os.PathLike[str] | None = None,
-    threshold: float = 0.9,
-    draw: str | os.PathLike[str] | None = None,
-) -> CountResult:
-    """Count the objects ``noun`` names in ``image`` (a path or PIL image) with the detector.
-
-    ``noun`` may be plural or a synonym ('people', 'automobiles', 'puppies'); an unknown noun
-    raises :class:`BadInputError` listing close labels. ``draw`` saves the boxes drawn on the image.
-    """
-    if not 0.0 <= threshold < 1.0:
-        raise BadInputError(f"The threshold must be between 0 and 1, got {threshold}.")
-    detector = _detector(model)
-    label = map_label(noun, detector.labels)
-    picture, name = _open_image(image)
-    kept = [d for d in detector.detect(picture, threshold) if d.label == label]
-    drawn = str(draw_boxes(picture, kept, draw)) if draw is not None else None
-    return CountResult(
-        image=name,
-        noun=noun,
-        label=label,
-        count=len(kept),
-        boxes=tuple(d.box for d in kept),
-        labels=tuple(d.label for d in kept),
-        scores=tuple(round(d.score, 4) for d in kept),
-        threshold=threshold,
-        drawn=drawn,
-    )

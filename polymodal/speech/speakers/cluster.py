@@ -25,7 +25,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from polymodal.speech.voices import FRAMES_PER_SECOND, STEP_FRAMES, Windows, unit
+from polymodal.speech.speakers.voices import FRAMES_PER_SECOND, STEP_FRAMES, Windows
+from polymodal.vectors import unit_rows
 
 WINDOW_CUT = 0.30
 MERGE_SIMILARITY = 0.86
@@ -90,7 +91,7 @@ def _agglomerate(
 
 def centroids(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Unit mean vector of each cluster id 0..max(labels)."""
-    return unit(np.stack([vectors[labels == k].mean(axis=0) for k in range(labels.max() + 1)]))
+    return unit_rows(np.stack([vectors[labels == k].mean(axis=0) for k in range(labels.max() + 1)]))
 
 
 def _compact(labels: np.ndarray) -> np.ndarray:

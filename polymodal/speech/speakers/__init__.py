@@ -1,0 +1,34 @@
+"""Speakers: who spoke when (diarization), offline, and who said what in a transcript.
+
+Stages, one a file: :mod:`.voices` (speech regions and voice embeddings; the catalogue's
+``voice`` loader is :func:`.voices.load_voice_encoder`), :mod:`.cluster` (windows into voices
+and turns), :mod:`.diarizer` (sessions fed block by block, enrolment) and :mod:`.label` (turns
+onto a transcript's segments and words).
+"""
+
+from __future__ import annotations
+
+from polymodal.speech.results import Diarization
+from polymodal.speech.speakers.diarizer import (
+    DiarizationSession,
+    Diarizer,
+    EmbeddingDiarizer,
+    check_enrolment,
+    diarize,
+    get_diarizer,
+)
+from polymodal.speech.speakers.label import label_transcript
+from polymodal.speech.speakers.voices import VoiceEncoder, load_voice_encoder
+
+__all__ = [
+    "Diarization",
+    "DiarizationSession",
+    "Diarizer",
+    "EmbeddingDiarizer",
+    "VoiceEncoder",
+    "check_enrolment",
+    "diarize",
+    "get_diarizer",
+    "label_transcript",
+    "load_voice_encoder",
+]
