@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from polymodal.config import settings
-from polymodal.errors import PolymodalError
+from polymodal.errors import BusyError, PolymodalError
 
 SCHEMA_VERSION = 1
 _BATCH = 500  # SQLite keeps a limit on bound parameters per statement
@@ -102,9 +102,12 @@ class EmbeddingCache:
                 db.close()
                 raise
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
+                if "locked" not in str(exc):
                     db.close()
                     raise
+                if time.monotonic() > deadline:
+                    db.close()
+                    raise self._busy() from exc
                 db.rollback()
                 time.sleep(0.02)
 
@@ -160,8 +163,20 @@ class EmbeddingCache:
             return
         with self._lock:
             db = self._connect()
-            with db:  # one transaction: all of the batch or none of it
-                db.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?, ?)", rows)
+            try:
+                with db:  # one transaction: all of the batch or none of it
+                    db.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?, ?)", rows)
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc):
+                    raise self._busy() from exc
+                raise
+
+    def _busy(self) -> BusyError:
+        """Another process held the cache past the wait: capacity, not a fault of the input."""
+        return BusyError(
+            f"The embedding cache '{self.path}' was held by another process for over "
+            f"{_BUSY_TIMEOUT_S:.0f} s; try again when it has finished."
+        )
 
     def get_images(self, model_id: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
         """Cached vectors for the given content hashes (missing ones are absent)."""

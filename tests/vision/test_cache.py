@@ -118,6 +118,24 @@ def test_concurrent_writers_lose_nothing(tmp_path):
     assert len(found) == 40 and found["h105"].tolist() == [5.0] * 4
 
 
+def test_a_cache_held_by_another_writer_past_the_wait_is_busy_not_a_crash(tmp_path, monkeypatch):
+    from polymodal.errors import BusyError
+    from polymodal.vision import cache as cache_module
+
+    path = tmp_path / "held.sqlite3"
+    EmbeddingCache(path).put_images("m", [("h0", np.zeros(4, dtype=np.float32))])
+    monkeypatch.setattr(cache_module, "_BUSY_TIMEOUT_S", 0.2)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # another process mid-transaction
+    try:
+        with pytest.raises(BusyError, match="held by another process"):
+            EmbeddingCache(path).put_images("m", [("h1", np.ones(4, dtype=np.float32))])
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert set(EmbeddingCache(path).get_images("m", ["h0", "h1"])) == {"h0"}
+
+
 def test_a_newer_cache_schema_is_refused_with_a_sentence(tmp_path):
     path = tmp_path / "future.sqlite3"
     with sqlite3.connect(path) as db:
