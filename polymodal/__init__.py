@@ -26,6 +26,15 @@ _EXPORTS: dict[str, str] = {
     "PolymodalError": "polymodal.errors",
     "BadInputError": "polymodal.errors",
     "ModelUnavailableError": "polymodal.errors",
+    "TooLargeError": "polymodal.errors",
+    "BusyError": "polymodal.errors",
+    "CancelledError": "polymodal.errors",
+    # progress, cancellation and the one serialiser
+    "Progress": "polymodal.progress",
+    "CancelToken": "polymodal.progress",
+    "to_data": "polymodal.render",
+    "to_json": "polymodal.render",
+    "from_data": "polymodal.render",
     # speech
     "transcribe": "polymodal.speech",
     "transcribe_folder": "polymodal.speech",
