@@ -5,7 +5,9 @@ true turn times are known) is transcribed with the default model (whisper-base) 
 same run: plain (``baseline``) and with ``speakers=SpeakerOptions()`` (``ours``: diarization,
 word timestamps and labelling). ``ratio`` is ours ÷ baseline speed, so 0.8 means speaker labels
 add 25 % to the wall time (the goal is ``ratio`` ≥ 0.8). Also reported: diarization alone, the
-share of speech time attributed to the right speaker (best label mapping) and the count found.
+share of speech time attributed to the right speaker (best label mapping) and the count found;
+and, where ``../shared/data/real-speech/ami`` exists, ``diarize`` on the AMI meeting excerpts:
+DER per file (``pyannote.metrics``, no collar, overlap counted) with the count found and true.
 
     .venv/bin/python bench/speakers.py            # 3 minutes of audio, 3 rounds
     .venv/bin/python bench/speakers.py --quick    # ~1 minute, 1 repetition
@@ -26,6 +28,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "speakers")]
 
+from ami import AMI, score  # noqa: E402  (tests/speakers/ami.py: AMI scored with pyannote)
 from conftest import speak  # noqa: E402  (tests/conftest.py: the espeak-ng helper)
 from speaker_audio import as_tuples, attribution_share, build  # noqa: E402
 
@@ -132,6 +135,10 @@ def main() -> None:
         "repeats": repeats,
         "threads": os.cpu_count(),
     }
+    if AMI.is_dir():
+        start = time.perf_counter()
+        result["ami"] = score(lambda path: diarize(path, auto))
+        result["ami"]["seconds"] = round(time.perf_counter() - start, 2)
     print(json.dumps(result, indent=2))
 
 

@@ -1,4 +1,5 @@
-"""``polymodal transcribe``: files or folders to text and subtitles (parse, call, render).
+"""``polymodal transcribe``: files or folders to text and subtitles; ``polymodal diarize``: who
+spoke when, as a table, JSON or RTTM (parse, call, render).
 
 The flags become a ``DecodeOptions`` (and a ``SpeakerOptions`` when any speaker flag is given)
 here, once; the library walks the inputs, transcribes, decides what fails and what is dropped,
@@ -150,6 +151,39 @@ def transcribe_command(
             _print_transcripts(results, len(sources), fmt.value, drop_suspect, json_out, language)
 
 
+@app.command("diarize")
+@guarded
+def diarize_command(
+    file: Annotated[Path, typer.Argument(help="An audio or video file.")],
+    rttm: Annotated[
+        Path | None, _opt("--rttm", help="Write the turns here as RTTM (else print).")
+    ] = None,
+    speakers: Annotated[str, _opt("--speakers", help="auto or N.")] = "auto",
+    min_speakers: Annotated[int | None, _opt("--min-speakers", help="At least N speakers.")] = None,
+    max_speakers: Annotated[int | None, _opt("--max-speakers", help="At most N speakers.")] = None,
+    enroll: Annotated[list[str] | None, _opt("--enroll", help="NAME=CLIP.wav, repeatable.")] = None,
+    json_out: Annotated[bool, _opt("--json", help="Print JSON.")] = False,
+) -> None:
+    """Who spoke when: speaker turns as a table, JSON or RTTM (for scoring tools), offline."""
+    options = polymodal.SpeakerOptions.parse(speakers, min_speakers, max_speakers, enroll or [])
+    bar = progress_bar("diarizing", unit="s audio", enabled=not json_out)
+    with cancel_on_interrupt() as cancel, bar as progress:
+        result = polymodal.diarize(file, options, progress=progress, cancel=cancel)
+    if rttm is not None:
+        polymodal.write_rttm(result, rttm, polymodal.rttm_file_id(file))
+        err_console.print(
+            f"{len(result.turns)} turns of {len(result.labels)} speakers written to {rttm}",
+            highlight=False,
+        )
+    elif json_out:
+        print_json(result)
+    else:
+        table = Table("start", "end", "speaker")
+        for turn in result.turns:
+            table.add_row(f"{turn.start:.2f}", f"{turn.end:.2f}", result.display(turn.speaker))
+        console.print(table)
+
+
 def _show_report(report, json_out: bool) -> None:
     """The folder run's outcome as JSON or a table; exit code 2 when a file failed."""
     if json_out:
@@ -181,6 +215,8 @@ def _print_transcripts(results, count: int, fmt: str, drop: bool, json_out: bool
             err_console.print(f"[bold red]error:[/] {error_line(result)}", highlight=False)
             continue
         transcripts.append(result)
+        for warning in result.warnings:
+            err_console.print(f"[yellow]warning:[/] {path.name}: {warning}", highlight=False)
         if json_out:
             continue
         if language is None:

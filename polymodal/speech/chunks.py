@@ -16,16 +16,26 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
-from polymodal.media.audio import SAMPLE_RATE
+from polymodal.media.audio import SAMPLE_RATE, level_pairs
+from polymodal.speech.options import DecodeOptions
 
 CHUNK_SECONDS = 30.0
 _CARRY_MARGIN = 1.0  # seconds at a block's end that may hold an onset VAD has not seen whole
 _MIN_WINDOW_SECONDS = 0.1  # a remainder shorter than this holds no word
 _MAX_REGION_SECONDS = 60.0  # well under a decoded block (media.audio), so carries stay small
+_MIN_SPEECH_MS = 100
+_RECHECK_MIN_SPEECH_MS = 250
+_RECHECK_NEG_THRESHOLD = 0.1  # Silero's own rule (threshold - 0.15) would be 0.0 at 0.15
+_CUT_SEARCH_SECONDS = 10.0  # a full window ends at the quietest moment of its last 10 s
+_CUT_FRAME = SAMPLE_RATE // 5  # 200 ms frames: a pause between words, not inside one
+_CUT_QUIET = 0.25  # a frame this far under the window's median RMS is a pause (-12 dB)
+
+Region = tuple[float, float]
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,19 @@ class Chunk:
             left -= length
         return Chunk(self.source, self.audio[: int(t * SAMPLE_RATE)], tuple(pieces), self.speech)
 
+    def local(self, t: float) -> float:
+        """Map a time of the source file to this chunk's own time (clamped to the chunk)."""
+        offsets = self._offsets()
+        for (start, length), local in zip(self.pieces, offsets, strict=True):
+            if t < start + length:
+                return round(local + max(t - start, 0.0), 3)
+        return self.duration
+
+    def between(self, start: float, end: float) -> Chunk:
+        """The part of this chunk between two times of the source file."""
+        first = self.local(start)
+        return self.after(first).before(self.local(end) - first)
+
     def map_span(self, start: float, end: float) -> tuple[float, float]:
         """Map a word's span; its middle picks the piece, so a word never straddles a join."""
         offsets = self._offsets()
@@ -108,16 +131,17 @@ class Chunk:
 class SourceDone:
     """Marks the end of one source in a chunk stream (all its chunks came before it).
 
-    ``error`` is set when the source failed part way (its earlier chunks are then void).
+    ``regions`` is all the speech VAD heard in it; ``error`` is set when the source failed part
+    way (its earlier chunks are then void).
     """
 
     source: int
-    regions: tuple[tuple[float, float], ...] = ()
+    regions: tuple[Region, ...] = ()
     duration: float = 0.0
     error: Exception | None = None
 
 
-def _vad_options():
+def _vad_options(threshold: float, neg_threshold: float | None, min_ms: int):
     from faster_whisper.vad import VadOptions
 
     # Faster-whisper's sequential settings: only pauses over 2 s are cut out, each region keeping
@@ -125,49 +149,126 @@ def _vad_options():
     # at the joins: 0.106 word error rate instead of 0.029 on the benchmark passage. Regions are
     # split after 60 s (at a short pause) so that talk with no 2 s pause cannot make a block's
     # carried-over region, and memory, grow without end.
-    return VadOptions(max_speech_duration_s=_MAX_REGION_SECONDS)
+    # A region needs 100 ms over the threshold (250 ms at the recheck's lower threshold): the
+    # shorter blips were pink noise (onset transients, single frames at 0.15-0.26), not words.
+    return VadOptions(
+        threshold=threshold,
+        neg_threshold=neg_threshold,
+        min_speech_duration_ms=min_ms,
+        max_speech_duration_s=_MAX_REGION_SECONDS,
+    )
 
 
-def speech_regions(audio: np.ndarray) -> list[tuple[float, float]]:
-    """Speech stretches of a whole waveform as ``(start, end)`` seconds (Silero VAD)."""
+def _silero(
+    audio: np.ndarray, threshold: float, neg: float | None = None, min_ms: int = _MIN_SPEECH_MS
+) -> list[tuple[int, int]]:
     from faster_whisper.vad import get_speech_timestamps
 
-    found = get_speech_timestamps(audio, _vad_options())
-    return [(r["start"] / SAMPLE_RATE, r["end"] / SAMPLE_RATE) for r in found]
+    found = get_speech_timestamps(audio, _vad_options(threshold, neg, min_ms))
+    return [(r["start"], r["end"]) for r in found]
 
 
-def _block_regions(
-    blocks: Iterable[np.ndarray], vad: bool
-) -> Iterator[tuple[np.ndarray, float, list[tuple[int, int]], list[tuple[int, int]]]]:
-    """Per block: ``(audio, offset_s, windows, speech)`` in samples, carrying open regions.
+def _merge(regions: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(regions):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
 
-    ``speech`` is what VAD heard; ``windows`` what gets decoded: the speech itself, or plain
-    30 s windows when VAD filtering is off (speech is still found, for the suspect flags).
+
+def heard_speech(
+    audio: np.ndarray, levelled: np.ndarray | None, options: DecodeOptions
+) -> list[tuple[int, int]]:
+    """Speech in one block, in samples: what Silero hears in the audio as recorded or levelled.
+
+    Why both, and why two thresholds (AMI far-field excerpts, 158 s of reference speech; pink
+    noise at 0.001-0.5 peak): Silero at its 0.5 default kept 90.2 % of the reference speech and
+    heard nothing at all of trn02; at 0.25 on the levelled audio 92.7 %, on both 94.6 %; adding
+    what a second listen at 0.15 (``vad_recheck_threshold``) finds outside it, 95.9 %. Pink noise
+    stayed empty in every case. Levelling alone lost half of trn07 (7.1 s -> 3.1 s): lifting its
+    room tone made the talk less distinct to Silero, hence the union.
     """
-    from faster_whisper.vad import get_speech_timestamps
+    sources = [audio] if levelled is None else [audio, levelled]
+    listens = [(a, options.vad_threshold, None, _MIN_SPEECH_MS) for a in sources]
+    recheck = options.vad_recheck_threshold
+    rechecking = recheck is not None and recheck < options.vad_threshold
+    if rechecking:  # the levelled audio when there is one
+        neg = min(_RECHECK_NEG_THRESHOLD, recheck)
+        listens.append((sources[-1], recheck, neg, _RECHECK_MIN_SPEECH_MS))
+    found = _listen_in_parallel(listens)
+    heard = _merge(r for regions in found[: len(sources)] for r in regions)
+    if not rechecking:
+        return heard
+    extra = [(s, e) for s, e in found[-1] if not any(s < he and hs < e for hs, he in heard)]
+    return _merge(heard + extra)
 
-    carry = np.zeros(0, dtype=np.float32)
+
+def _listen_in_parallel(listens: list[tuple]) -> list[list[tuple[int, int]]]:
+    """Silero over each ``(audio, threshold, neg, min_ms)`` at once, in threads.
+
+    faster-whisper's Silero session runs on one core, and up to three listens run per block
+    (recorded, levelled, the recheck): run one after another they took 0.67 s per minute of
+    audio here, a tenth of the whole transcription; ONNX Runtime releases the GIL, so threads
+    spread them over the cores.
+    """
+    if len(listens) == 1:
+        return [_silero(*listens[0])]
+    with ThreadPoolExecutor(max_workers=len(listens)) as pool:
+        return list(pool.map(lambda listen: _silero(*listen), listens))
+
+
+def _block_regions(blocks: Iterable[np.ndarray], options: DecodeOptions) -> Iterator[tuple]:
+    """Per block: ``(recorded, audio, offset_s, windows, speech)``, carrying open regions.
+
+    ``audio`` is what gets decoded (levelled when ``level_audio``), ``recorded`` the same
+    stretch as it came; ``speech`` (samples) is what VAD heard; ``windows`` what gets decoded:
+    the speech itself, or plain 30 s windows when VAD filtering is off (speech is still found,
+    for the suspect flags).
+    """
+    pairs = level_pairs(blocks) if options.level_audio else ((b, None) for b in blocks)
+    carry: tuple[np.ndarray, np.ndarray | None] | None = None
     offset = 0.0
-    blocks = iter(blocks)
-    current = next(blocks, None)
+    current = next(pairs, None)
     step = int(CHUNK_SECONDS * SAMPLE_RATE)
     while current is not None:
-        following = next(blocks, None)
-        audio = np.concatenate([carry, current]) if carry.size else current
-        speech = [(r["start"], r["end"]) for r in get_speech_timestamps(audio, _vad_options())]
-        cut = audio.size
+        following = next(pairs, None)
+        recorded, levelled = current
+        if carry is not None:
+            recorded = np.concatenate([carry[0], recorded])
+            levelled = None if levelled is None else np.concatenate([carry[1], levelled])
+        speech = heard_speech(recorded, levelled, options)
+        cut = recorded.size
         if following is not None:
-            if vad:
-                margin = audio.size - int(_CARRY_MARGIN * SAMPLE_RATE)
+            if options.vad:
+                margin = recorded.size - int(_CARRY_MARGIN * SAMPLE_RATE)
                 cut = min([margin, *(s for s, e in speech if e >= margin)])
             else:
-                cut = (audio.size // step) * step or audio.size
+                cut = (recorded.size // step) * step or recorded.size
             speech = [(s, min(e, cut)) for s, e in speech if s < cut]
-        windows = speech if vad else [(s, min(s + step, cut)) for s in range(0, cut, step)]
-        yield audio[:cut], offset, windows, speech
-        carry = audio[cut:]
+        windows = speech if options.vad else [(s, min(s + step, cut)) for s in range(0, cut, step)]
+        audio = recorded if levelled is None else levelled
+        yield recorded[:cut], audio[:cut], offset, windows, speech
+        carry = (recorded[cut:], None if levelled is None else levelled[cut:])
         offset += cut / SAMPLE_RATE
         current = following
+
+
+def speech_regions(
+    audio: np.ndarray | Iterable[np.ndarray], options: DecodeOptions | None = None
+) -> tuple[Region, ...]:
+    """Speech stretches of a waveform (or a stream of blocks) as ``(start, end)`` seconds:
+    the same regions transcription hears with these options (levelled, rechecked)."""
+    blocks = [audio] if isinstance(audio, np.ndarray) else audio
+    found: list[Region] = []
+    for _, _, offset, _, speech in _block_regions(blocks, options or DecodeOptions()):
+        found.extend(_seconds(offset, s, e) for s, e in speech)
+    return tuple(found)
+
+
+def _seconds(offset: float, start: int, end: int) -> Region:
+    return (round(offset + start / SAMPLE_RATE, 3), round(offset + end / SAMPLE_RATE, 3))
 
 
 def join(chunks: list[Chunk]) -> Chunk:
@@ -180,31 +281,33 @@ def join(chunks: list[Chunk]) -> Chunk:
     return Chunk(chunks[0].source, audio, pieces, speech)
 
 
-SpeechListener = Callable[[np.ndarray, float, list[tuple[float, float]]], None]
+SpeechListener = Callable[[np.ndarray, float, list[Region]], None]
 
 
 def speech_pieces(
     blocks: Iterable[np.ndarray],
     source: int = 0,
+    options: DecodeOptions | None = None,
     *,
-    vad: bool = True,
     on_speech: SpeechListener | None = None,
 ) -> Iterator[Chunk | SourceDone]:
     """One source's speech as single-piece chunks, then a :class:`SourceDone` with all speech
-    regions. Without VAD filtering the pieces are plain 30 s stretches of the audio.
+    regions. Without VAD filtering (``options.vad``) the pieces are plain 30 s stretches.
 
-    ``on_speech(audio, offset, regions)`` hears every block once, with where it starts and the
-    speech VAD found in it (seconds in the source), before the block's chunks are yielded: the
-    speaker labeller listens here, so transcription and diarization share one VAD pass.
+    ``on_speech(audio, offset, regions)`` hears every block once, as recorded (not levelled),
+    with where it starts and the speech VAD found in it (seconds in the source), before the
+    block's chunks are yielded: the speaker labeller listens here, so transcription and
+    diarization share one VAD pass.
     """
-    regions: list[tuple[float, float]] = []
+    options = options or DecodeOptions()
+    regions: list[Region] = []
     total = 0.0
-    for audio, offset, windows, speech in _block_regions(blocks, vad):
+    for recorded, audio, offset, windows, speech in _block_regions(blocks, options):
         total = offset + audio.size / SAMPLE_RATE
-        found = [(offset + s / SAMPLE_RATE, offset + e / SAMPLE_RATE) for s, e in speech]
+        found = [_seconds(offset, s, e) for s, e in speech]
         regions.extend(found)
         if on_speech is not None:
-            on_speech(audio, offset, found)
+            on_speech(recorded, offset, found)
         for s, e in windows:
             if e <= s:
                 continue
@@ -212,6 +315,21 @@ def speech_pieces(
             near = tuple(r for r in regions if r[1] >= start and r[0] <= end)
             yield Chunk(source, audio[s:e], ((round(start, 3), (e - s) / SAMPLE_RATE),), near)
     yield SourceDone(source, tuple(regions), round(total, 3))
+
+
+def cut_point(audio: np.ndarray) -> float:
+    """Where a window over 30 s of speech ends: at the quietest 200 ms of its last 10 s when
+    that is a pause (12 dB under the window's median), else at 30 s (the decoder then resumes
+    at its last complete segment). Cutting at a pause keeps words whole on both sides, so the
+    decoder ends its text there instead of leaving a sentence open."""
+    limit = int(CHUNK_SECONDS * SAMPLE_RATE)
+    frames = audio[: limit // _CUT_FRAME * _CUT_FRAME].reshape(-1, _CUT_FRAME)
+    rms = np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=1))
+    first = int((CHUNK_SECONDS - _CUT_SEARCH_SECONDS) * SAMPLE_RATE) // _CUT_FRAME
+    quietest = first + int(np.argmin(rms[first:]))
+    if rms[quietest] > _CUT_QUIET * float(np.median(rms)):
+        return CHUNK_SECONDS
+    return (quietest + 0.5) * _CUT_FRAME / SAMPLE_RATE
 
 
 class SourceWindows:
@@ -245,7 +363,7 @@ class SourceWindows:
         if not self._buffer:
             return None
         joined = join(self._buffer)
-        return joined.before(CHUNK_SECONDS) if joined.duration > CHUNK_SECONDS else joined
+        return joined.before(cut_point(joined.audio)) if joined.duration > CHUNK_SECONDS else joined
 
     def advance(self, seconds: float) -> None:
         """Drop the first ``seconds`` of the buffered speech (what the decoder consumed)."""

@@ -14,7 +14,7 @@ a padded 30 s (:func:`context_frames`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -23,9 +23,18 @@ from polymodal.catalog import ResolvedModel
 from polymodal.config import pick_device, settings
 from polymodal.errors import BadInputError, ModelUnavailableError
 from polymodal.speech.chunks import Chunk, SourceDone, SourceWindows
-from polymodal.speech.generate import generate, is_silence, needs_fallback, retry
+from polymodal.speech.generate import (
+    Hypothesis,
+    generate,
+    guard_loop,
+    is_silence,
+    needs_fallback,
+    retry,
+)
+from polymodal.speech.languages import after_cut, window_languages
 from polymodal.speech.options import DecodeOptions
-from polymodal.speech.tokens import complete_part, split_segments
+from polymodal.speech.tokens import DecodedSegment, complete_part, split_segments
+from polymodal.speech.words import add_words, encoder_rows
 
 MAX_PROMPT_TOKENS = 223  # Whisper keeps half its 448-token context for previous text
 FULL_CONTEXT_FRAMES = 3000  # Whisper's 30 s of 10 ms mel frames
@@ -96,11 +105,11 @@ def _compute_type(asked: str | None, device: str) -> str:
 
 @dataclass(frozen=True)
 class Decoded:
-    """One chunk's segments as dicts with times already mapped to the source's timeline, and
-    its source's language with the probability it was detected with (1.0 when given)."""
+    """One window's segments, times already mapped to the source's timeline, and the window's
+    language with the probability it was detected with (1.0 when given)."""
 
     chunk: Chunk
-    segments: list[dict]
+    segments: tuple[DecodedSegment, ...]
     language: str
     language_probability: float
 
@@ -115,23 +124,24 @@ def decode(
     starts where this one's decoding ended). ``sources`` are :func:`speech_pieces` streams.
 
     Yields each window's segments and, after a source's last window, its :class:`SourceDone`;
-    sources can finish out of order. A source's language is detected from its first window
-    (unless ``options.language`` gives it) and kept for the rest of that source.
+    sources can finish out of order. Unless ``options.language`` gives it, every window's
+    language is detected on its own (``languages``), so each part of a file is decoded in the
+    language it speaks; a window where the language changes ends there.
     """
     waiting = iter(sources)
-    languages: dict[int, tuple[str, float]] = {}
     active: list[SourceWindows] = []
-    context: dict[int, list[int]] = {}
+    context: dict[int, tuple[str, list[int]]] = {}  # source -> (language, prompt tokens)
+    spoken: dict[int, str] = {}  # source -> the language of its last window
     while True:
         batch, finished = _next_batch(active, waiting, options.batch_size)
         for done in finished:
             context.pop(done.source, None)
-            languages.pop(done.source, None)
+            spoken.pop(done.source, None)
             yield done
         if not batch:
             return
         windows = [window for _, window in batch]
-        results = _decode_windows(engine, windows, options, languages, context)
+        results = _decode_windows(engine, windows, options, context, spoken)
         for (source, _), (decoded, consumed) in zip(batch, results, strict=True):
             yield decoded
             source.advance(consumed)
@@ -163,7 +173,7 @@ def _next_batch(active: list[SourceWindows], waiting: Iterator, size: int):
     return batch, finished
 
 
-def _decode_windows(engine, windows, options, languages, context) -> list[tuple[Decoded, float]]:
+def _decode_windows(engine, windows, options, context, spoken) -> list[tuple[Decoded, float]]:
     """Decode windows in groups of equal prompt length (CTranslate2's batched decoder needs
     that): with ``condition_on_previous_text`` each source is prompted with its own earlier text,
     as Whisper does; without it, every prompt is the same and the batch is one group."""
@@ -176,7 +186,7 @@ def _decode_windows(engine, windows, options, languages, context) -> list[tuple[
     for indices in groups.values():
         group = [windows[i] for i in indices]
         prompts = [previous[i] for i in indices]
-        decoded = _decode_group(engine, group, prompts, options, languages, context)
+        decoded = _decode_group(engine, group, prompts, options, context, spoken)
         for index, item in zip(indices, decoded, strict=True):
             results[index] = item
     return results
@@ -209,30 +219,6 @@ def _features(engine: WhisperEngine, windows: list[Chunk], frames: int) -> np.nd
     return np.stack([pad_or_trim(extract(w.audio)[..., :-1], frames) for w in windows])
 
 
-def _detect(engine, encoder_output, chunks, options, languages) -> None:
-    """Fill in languages of new sources from this batch's encoder output (no extra pass)."""
-    if options.language:
-        for chunk in chunks:
-            languages.setdefault(chunk.source, (options.language, 1.0))
-        return
-    unknown = {c.source for c in chunks} - set(languages)
-    if not unknown:
-        return
-    detected = engine.model.model.detect_language(encoder_output)
-    votes: dict[int, dict[str, float]] = {}
-    weights: dict[int, float] = {}
-    for chunk, ranking in zip(chunks, detected, strict=True):
-        if chunk.source not in unknown:
-            continue
-        tally = votes.setdefault(chunk.source, {})
-        for token, probability in ranking:
-            tally[token[2:-2]] = tally.get(token[2:-2], 0.0) + probability * chunk.duration
-        weights[chunk.source] = weights.get(chunk.source, 0.0) + chunk.duration
-    for source, tally in votes.items():
-        language = max(tally, key=tally.__getitem__)
-        languages[source] = (language, round(tally[language] / weights[source], 4))
-
-
 _tokenizers: dict[tuple, Any] = {}
 
 
@@ -247,36 +233,107 @@ def tokenizer_for(engine: WhisperEngine, language: str, task: str):
     return _tokenizers[key]
 
 
-def _decode_group(engine, windows, previous, options, languages, context):
-    """One encoder pass and one decoder pass over windows; ``(segments, seconds consumed)``
-    for each (fallbacks decode a failed window again on its own)."""
+@dataclass(frozen=True)
+class _Encoded:
+    windows: list[Chunk]
+    frames: int
+    features: np.ndarray
+    output: Any  # ctranslate2.StorageView
+
+
+def _encode(engine, windows: list[Chunk], options: DecodeOptions) -> _Encoded:
     frames = context_frames(windows, options.full_audio_context)
     features = _features(engine, windows, frames)
-    encoder_output = engine.model.encode(features)
-    _detect(engine, encoder_output, windows, options, languages)
-    tokenizers = [tokenizer_for(engine, languages[w.source][0], options.task) for w in windows]
-    outputs = generate(engine, encoder_output, tokenizers, previous, options)
+    return _Encoded(windows, frames, features, engine.model.encode(features))
+
+
+def _decode_group(engine, windows, previous, options, context, spoken):
+    """One encoder pass and one decoder pass over windows; ``(Decoded, seconds consumed)``
+    for each. A window where the language changes is cut there and the group encoded again
+    (only then), and a window in another language than its source's last one is decoded
+    unprompted (an English prompt made Whisper translate the Spanish after it); fallbacks
+    decode a failed window again on its own."""
+    before = [spoken.get(w.source) for w in windows]
+    encoded = _encode(engine, windows, options)
+    found = window_languages(engine, encoded.output, windows, options, before)
+    if any(f.cut is not None for f in found):
+        cut = [w if f.cut is None else w.before(f.cut) for w, f in zip(windows, found, strict=True)]
+        encoded = _encode(engine, cut, options)
+        found = after_cut(engine, encoded.output, found, before)
+    windows = encoded.windows
+    tokenizers = [tokenizer_for(engine, f.language, options.task) for f in found]
+    previous = [
+        [] if last not in (None, f.language) else p
+        for last, f, p in zip(before, found, previous, strict=True)
+    ]
+    spoken.update((w.source, f.language) for w, f in zip(windows, found, strict=True))
+    outputs = _generate(engine, encoded, tokenizers, previous, options)
     decoded, consumed = [], []
     for index, (window, output) in enumerate(zip(windows, outputs, strict=True)):
-        if options.fallback and needs_fallback(output, options):
-            piece = features[index : index + 1]
-            output = retry(engine, piece, tokenizers[index], previous[index], options, output)
-        seek = None
-        if is_silence(output, options):
-            context.pop(window.source, None)
-            decoded.append([])
-        else:
-            output, seek = complete_part(output, tokenizers[index])
-            _remember(context, window.source, previous[index], output, tokenizers[index], options)
-            decoded.append(split_segments(output, tokenizers[index], window.duration))
-        # A window Whisper made no progress in is consumed whole, so decoding always ends.
-        consumed.append(seek if seek is not None and seek > 0 else window.duration)
+        segments, used = _finish_window(
+            engine,
+            encoded.features[index : index + 1],
+            window,
+            found[index].language,
+            output,
+            tokenizers[index],
+            previous[index],
+            options,
+            context,
+        )
+        decoded.append(segments)
+        consumed.append(used)
     if options.word_timestamps:
-        _add_words(engine, decoded, windows, tokenizers[0], encoder_output, frames)
+        decoded = add_words(
+            engine, decoded, encoded.windows, encoded.features, encoded.output, tokenizers
+        )
     return [
-        (Decoded(w, _to_original(w, segments), *languages[w.source]), used)
-        for w, segments, used in zip(windows, decoded, consumed, strict=True)
+        (Decoded(w, _to_original(w, segments, f.language), f.language, f.probability), used)
+        for w, segments, used, f in zip(windows, decoded, consumed, found, strict=True)
     ]
+
+
+def _generate(engine, encoded: _Encoded, tokenizers, previous, options) -> list[Hypothesis]:
+    """:func:`generate` over the group, split where prompts differ in length (a prompt dropped
+    at a language change; CTranslate2's batch needs one length)."""
+    by_length: dict[int, list[int]] = {}
+    for index, tokens in enumerate(previous):
+        by_length.setdefault(len(tokens), []).append(index)
+    outputs: list = [None] * len(previous)
+    for indices in by_length.values():
+        seconds = max(encoded.windows[i].duration for i in indices)
+        found = generate(
+            engine,
+            encoder_rows(engine, encoded.output, encoded.features, indices),
+            [tokenizers[i] for i in indices],
+            [previous[i] for i in indices],
+            options,
+            seconds,
+        )
+        for index, output in zip(indices, found, strict=True):
+            outputs[index] = output
+    return outputs
+
+
+def _finish_window(
+    engine, features, window, language, output, tokenizer, previous, options, context
+):
+    """One window's segments (window-local) and the seconds of it consumed: the fallback if
+    its output fails the checks, the loop guard, then Whisper's rule for moving on."""
+    if options.fallback and needs_fallback(output, options):
+        output = retry(engine, features, tokenizer, previous, options, output, window.duration)
+    if is_silence(output, options):
+        context.pop(window.source, None)
+        return [], window.duration
+    if options.repetition_guard:
+        output = guard_loop(output, tokenizer, options)
+    seek = None
+    if not output.loop:  # a loop is cut and its whole window consumed
+        output, seek = complete_part(output, tokenizer)
+    _remember(context, window.source, language, previous, output, tokenizer, options)
+    # A window Whisper made no progress in is consumed whole, so decoding always ends.
+    used = seek if seek is not None and seek > 0 else window.duration
+    return split_segments(output, tokenizer, window.duration), used
 
 
 def _previous_tokens(window, tokenizer, options, context) -> list[int]:
@@ -285,62 +342,40 @@ def _previous_tokens(window, tokenizer, options, context) -> list[int]:
     initial = (
         tokenizer.encode(" " + options.initial_prompt.strip()) if options.initial_prompt else []
     )
-    tokens = context.get(window.source, initial)
+    tokens = context[window.source][1] if window.source in context else initial
     return tokens[-MAX_PROMPT_TOKENS:] if tokens else []
 
 
-def _remember(context, source, previous, output, tokenizer, options) -> None:
-    """Carry this chunk's text into the next one's prompt, unless it looks like a loop or came
-    from sampling (Whisper resets its prompt then, so one bad chunk doesn't poison the rest)."""
+def _remember(context, source, language, previous, output: Hypothesis, tokenizer, options):
+    """Carry this window's text into the next one's prompt, unless it looped or came from
+    sampling (Whisper resets its prompt then, so one bad window doesn't poison the rest)."""
     if not options.condition_on_previous_text:
         return
     threshold = options.compression_ratio_threshold
-    if output.get("sampled") or (threshold is not None and output["compression_ratio"] > threshold):
+    looped = output.loop or (threshold is not None and output.compression_ratio > threshold)
+    if output.sampled or looped:
         context.pop(source, None)
         return
-    tokens = [t for t in output["tokens"] if t != tokenizer.eot]  # timestamps stay, as Whisper
-    context[source] = (previous + tokens)[-MAX_PROMPT_TOKENS:]
+    tokens = [t for t in output.tokens if t != tokenizer.eot]  # timestamps stay, as Whisper
+    context[source] = (language, (previous + tokens)[-MAX_PROMPT_TOKENS:])
 
 
-def _add_words(engine, decoded, chunks, tokenizer, encoder_output, frames: int) -> None:
-    """Word timings by cross-attention alignment (faster-whisper's DTW), chunk-local times."""
-    sizes = [int(np.ceil(c.duration) * engine.model.frames_per_second) for c in chunks]
-    filled = [i for i, segments in enumerate(decoded) if segments]
-    if not filled:
-        return
-    if len(filled) < len(chunks):
-        import ctranslate2
-
-        array = np.asarray(encoder_output) if engine.device == "cpu" else None
-        if array is None:  # on GPU re-encode the chunks that have text
-            encoder_output = engine.model.encode(
-                _features(engine, [chunks[i] for i in filled], frames)
-            )
-        else:
-            encoder_output = ctranslate2.StorageView.from_array(np.ascontiguousarray(array[filled]))
-    engine.model.add_word_timestamps(
-        [decoded[i] for i in filled],
-        tokenizer,
-        encoder_output,
-        [sizes[i] for i in filled],
-        "\"'“¿([{-",
-        "\"'.。,，!！?？:：”)]}、",
-        0.0,
-    )
-
-
-def _to_original(chunk: Chunk, segments: list[dict]) -> list[dict]:
-    """Chunk-local times to the source timeline; words decide which piece a segment is in."""
+def _to_original(chunk: Chunk, segments: list[DecodedSegment], language: str):
+    """Window-local times to the source timeline; words decide which piece a segment is in."""
     mapped = []
     for segment in segments:
         words = []
-        for word in segment.get("words", []):
-            start, end = chunk.map_span(word["start"], word["end"])
-            words.append({**word, "start": start, "end": end})
+        for word in segment.words:
+            start, end = chunk.map_span(word.start, word.end)
+            words.append(replace(word, start=start, end=end))
         if words:
-            start, end = words[0]["start"], words[-1]["end"]
+            start, end = words[0].start, words[-1].end
         else:
-            start = chunk.to_original(segment["start"])
-            end = chunk.to_original(segment["end"], is_end=True)
-        mapped.append({**segment, "start": start, "end": max(end, start), "words": words})
-    return mapped
+            start = chunk.to_original(segment.start)
+            end = chunk.to_original(segment.end, is_end=True)
+        mapped.append(
+            replace(
+                segment, start=start, end=max(end, start), words=tuple(words), language=language
+            )
+        )
+    return tuple(mapped)

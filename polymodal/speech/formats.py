@@ -123,14 +123,26 @@ def render(transcript: Transcript, fmt: str) -> str:
     return RENDERERS[fmt](transcript)
 
 
-def render_transcript(transcript: Transcript, fmt: str, *, drop_suspect: bool = False) -> str:
-    """``transcript`` in ``fmt``, the one place the drop-suspect rule lives: ``drop_suspect``
-    leaves suspect segments out of txt, srt and vtt, while JSON always keeps them, flagged, so
-    nothing is lost from the record."""
-    shown = without_suspect(transcript) if drop_suspect and fmt != "json" else transcript
-    return render(shown, fmt)
+def render_transcript(
+    transcript: Transcript, fmt: str, *, drop_suspect: bool = False, keep_loops: bool = False
+) -> str:
+    """``transcript`` in ``fmt``, the one place the drop rules live. txt, srt and vtt leave out
+    segments flagged ``loop`` (a repetition loop that survived every retry: the decoder cut it,
+    and what is left of it is noise to a reader) unless ``keep_loops``; ``drop_suspect`` leaves
+    out every suspect segment. JSON always keeps them all, flagged, so nothing is lost from the
+    record."""
+    if fmt == "json":
+        return render(transcript, fmt)
+    if drop_suspect:
+        return render(without_suspect(transcript), fmt)
+    return render(transcript if keep_loops else without_suspect(transcript, ("loop",)), fmt)
 
 
-def without_suspect(transcript: Transcript) -> Transcript:
-    """The transcript without suspect segments."""
-    return replace(transcript, segments=tuple(s for s in transcript.segments if not s.suspect))
+def without_suspect(transcript: Transcript, reasons: Sequence[str] | None = None) -> Transcript:
+    """The transcript without suspect segments; with ``reasons``, without those segments that
+    carry one of them."""
+    if reasons is None:
+        kept = tuple(s for s in transcript.segments if not s.suspect)
+    else:
+        kept = tuple(s for s in transcript.segments if not set(reasons) & set(s.suspect_reasons))
+    return replace(transcript, segments=kept)

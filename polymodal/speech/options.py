@@ -61,7 +61,8 @@ class DecodeOptions:
     """
 
     language: str | None = None
-    """ISO 639-1 code of the spoken language; ``None`` detects it from the first window."""
+    """ISO 639-1 code of the spoken language; ``None`` detects it in every window, and where it
+    changes inside one, so each part of a file is decoded in its own language."""
     task: str = "transcribe"
     """``transcribe`` keeps the language; ``translate`` writes English."""
     initial_prompt: str | None = None
@@ -82,12 +83,22 @@ class DecodeOptions:
     """Above it (with a low log-probability) Whisper judges a window silent: it is dropped."""
     fallback: bool = True
     """Decode a window that fails the guards again (wider beam, then sampling)."""
-    temperatures: tuple[float, ...] = (0.4, 0.8)
-    """Sampling temperatures the fallback tries, in order, after the wider beam."""
+    temperatures: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8, 1.0)
+    """Sampling temperatures the fallback tries, in order, after the wider beam (Whisper's)."""
     condition_on_previous_text: bool = True
     """Prompt each window with the text before it in the same file (Whisper's context)."""
     full_audio_context: bool = False
     """Pad every window to 30 s before the encoder, as Whisper does (slower on short audio)."""
+    # audio and voice activity
+    level_audio: bool = True
+    """Level loudness second by second before VAD and Whisper, so quiet voices are heard."""
+    vad_threshold: float = 0.25
+    """Silero's speech probability threshold (0.5, its default, lost quiet far-field talk)."""
+    vad_recheck_threshold: float | None = 0.15
+    """Stretches the VAD called silent are listened to again at this threshold (``None``: off)."""
+    # decoding guards and languages
+    repetition_guard: bool = True
+    """Cut a window's text that still loops after every retry, and flag it ``loop``."""
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:

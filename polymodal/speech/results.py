@@ -36,6 +36,7 @@ class Segment:
 
     ``id`` counts from 1 in every transcript, as faster-whisper numbers its segments.
     ``suspect_reasons`` lists why the text may be invented (empty when it looks sound):
+    ``loop`` (a repetition loop the decoder cut: left out of text and subtitles by default),
     ``repetition``, ``compression_ratio``, ``low_logprob``, ``no_speech``, ``outside_speech``,
     ``stock_phrase``. ``speaker_name`` is the name shown for ``speaker``: the enrolled name
     where one matched, else the label.
@@ -54,10 +55,32 @@ class Segment:
     suspect_reasons: tuple[str, ...] = ()
     speaker: str | None = None
     speaker_name: str | None = None
+    language: str | None = None
+    """The language this segment was decoded in (each window's own, see ``DecodeOptions``)."""
 
     @property
     def suspect(self) -> bool:
         return bool(self.suspect_reasons)
+
+
+@dataclass(frozen=True)
+class LanguageTime:
+    """A language of a transcript and its speaking time (seconds of its segments)."""
+
+    language: str
+    seconds: float
+
+
+def speaking_times(segments) -> tuple[LanguageTime, ...]:
+    """The languages of ``segments`` with their seconds, most spoken first."""
+    totals: dict[str, float] = {}
+    for segment in segments:
+        if segment.language:
+            totals[segment.language] = (
+                totals.get(segment.language, 0.0) + segment.end - segment.start
+            )
+    ranked = sorted(totals.items(), key=lambda item: -item[1])
+    return tuple(LanguageTime(language, round(seconds, 3)) for language, seconds in ranked)
 
 
 @dataclass(frozen=True)
@@ -70,6 +93,25 @@ class TranscriptionInfo:
     model: str
     task: str = "transcribe"
     source: str | None = None
+    speech_seconds: float = 0.0
+    """Seconds of speech voice-activity detection heard (0 while streaming: known at the end)."""
+    covered_seconds: float = 0.0
+    """Seconds of that speech inside some segment's span."""
+    speech_regions: tuple[tuple[float, float], ...] = ()
+    """Where the speech was heard, ``(start, end)`` seconds."""
+    untranscribed_speech: tuple[tuple[float, float], ...] = ()
+    """Heard speech (2 s or more) that got no text even when decoded again on its own."""
+    warnings: tuple[str, ...] = ()
+    """Sentences for the user (the CLI prints them): speech lost, and why it matters."""
+
+
+_COVERAGE = (
+    "speech_seconds",
+    "covered_seconds",
+    "speech_regions",
+    "untranscribed_speech",
+    "warnings",
+)
 
 
 @dataclass(frozen=True)
@@ -94,10 +136,14 @@ class Transcript:
     """A whole transcription: what every output format is rendered from.
 
     The header fields are those of :class:`TranscriptionInfo` (``info`` gives them as one
-    record), kept flat so that the JSON is flat, as it always was.
+    record), kept flat so that the JSON is flat, as it always was: with the speech heard
+    (``speech_seconds``, ``speech_regions``), how much of it the text covers
+    (``covered_seconds``) and what got no text (``untranscribed_speech``, ``warnings``).
+    With speakers, ``speaker_turns`` are the diarizer's turns over all the speech heard, so
+    speech the decoder gave no words still has a speaker.
     """
 
-    render_properties: ClassVar[tuple[str, ...]] = ("text",)
+    render_properties: ClassVar[tuple[str, ...]] = ("text", "languages")
 
     source: str | None
     model: str
@@ -107,6 +153,12 @@ class Transcript:
     duration: float
     segments: tuple[Segment, ...]
     speakers: tuple[SpeakerSummary, ...] = field(default=())
+    speech_seconds: float = 0.0
+    covered_seconds: float = 0.0
+    speech_regions: tuple[tuple[float, float], ...] = ()
+    untranscribed_speech: tuple[tuple[float, float], ...] = ()
+    warnings: tuple[str, ...] = ()
+    speaker_turns: tuple[SpeakerTurn, ...] = ()
 
     @classmethod
     def of(
@@ -125,6 +177,7 @@ class Transcript:
             duration=info.duration,
             segments=tuple(segments),
             speakers=tuple(speakers),
+            **{name: getattr(info, name) for name in _COVERAGE},
         )
 
     @property
@@ -136,11 +189,17 @@ class Transcript:
             model=self.model,
             task=self.task,
             source=self.source,
+            **{name: getattr(self, name) for name in _COVERAGE},
         )
 
     @property
     def text(self) -> str:
         return " ".join(s.text.strip() for s in self.segments if s.text.strip())
+
+    @property
+    def languages(self) -> tuple[LanguageTime, ...]:
+        """Every language spoken, with its seconds of segments, most spoken first."""
+        return speaking_times(self.segments)
 
 
 @dataclass(frozen=True)

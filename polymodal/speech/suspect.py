@@ -84,12 +84,15 @@ def suspect_reasons(
     no_speech_prob: float,
     speech: Sequence[tuple[float, float]] | None,
     thresholds: SuspectThresholds = SuspectThresholds(),
+    loop: bool = False,
 ) -> tuple[str, ...]:
     """Every reason this segment's text may be invented; empty when it looks sound.
 
-    ``speech`` holds VAD's speech regions near the segment (``None`` when VAD did not run).
+    ``speech`` holds VAD's speech regions near the segment (``None`` when VAD did not run);
+    ``loop`` says the decoder's last-resort guard cut a repetition loop out of its window
+    (``generate.guard_loop``): such a segment is left out of text and subtitles by default.
     """
-    reasons = []
+    reasons = ["loop"] if loop else []
     if has_repetition(text):
         reasons.append("repetition")
     if (

@@ -25,10 +25,12 @@ from polymodal.errors import BadInputError, PolymodalError
 from polymodal.media.audio import SAMPLE_RATE, as_waveform, iter_audio_blocks, probe_duration
 from polymodal.progress import CancelToken, ProgressCallback, Reporter, check_cancelled
 from polymodal.speech.chunks import Chunk, SourceDone, speech_pieces
+from polymodal.speech.coverage import intersection, seconds, uncovered, with_repairs
 from polymodal.speech.engine import Decoded, WhisperEngine, decode
 from polymodal.speech.options import DecodeOptions, SpeakerOptions
-from polymodal.speech.results import Segment, Transcript, TranscriptionInfo, Word
+from polymodal.speech.results import Segment, Transcript, TranscriptionInfo
 from polymodal.speech.suspect import SuspectThresholds, suspect_reasons
+from polymodal.speech.tokens import DecodedSegment
 
 AudioInput = str | os.PathLike[str] | np.ndarray
 Result = Transcript | PolymodalError
@@ -48,8 +50,16 @@ def _duration(audio: AudioInput) -> float | None:
     return len(audio) / SAMPLE_RATE if isinstance(audio, np.ndarray) else probe_duration(audio)
 
 
-def _no_speech(audio: AudioInput | None) -> BadInputError:
+def _no_speech(audio: AudioInput | None, heard_seconds: float = 0.0) -> BadInputError:
+    """The one sentence for a speechless input; it says so when the VAD heard something that
+    gave no words, so a quiet recording is never called silent without a hint."""
     what = str(audio) if audio is not None and not isinstance(audio, np.ndarray) else "The audio"
+    if heard_seconds > 0:
+        return BadInputError(
+            f"{what} contains no speech that could be transcribed: voice-activity detection "
+            f"heard {heard_seconds:.1f} s that might be speech, but Whisper found no words in it "
+            "(noise, or speech too faint or garbled)."
+        )
     return BadInputError(
         f"{what} contains no speech: voice-activity detection heard only silence or noise."
     )
@@ -90,13 +100,16 @@ class Transcriber:
     ) -> tuple[Iterator[Segment], TranscriptionInfo]:
         """Segments lazily (bounded memory on hours of audio) and the info record.
 
-        The first window is decoded before returning so the info can report the language.
+        The first window is decoded before returning so the info can report the language; the
+        speech heard and covered are known only at the end, so this info leaves them at zero
+        (:meth:`transcribe` reports them).
         Raises :class:`BadInputError` for unreadable input and for input with no speech at all.
         """
         options = (options or DecodeOptions()).checked(self.engine)
         report = Reporter(progress, "transcribe", "s", cancel)
         total = _duration(audio)
-        items = decode(self.engine, [speech_pieces(_blocks(audio), vad=options.vad)], options)
+        pieces = speech_pieces(_blocks(audio), options=options)
+        items = with_repairs(self.engine, decode(self.engine, [pieces], options), options)
         first = next(items)
         if isinstance(first, SourceDone):
             if first.error is not None:
@@ -179,10 +192,11 @@ class Transcriber:
         thresholds = _thresholds(options)
         with _labeller(speakers) as labeller:
             streams = (
-                _source_pieces(i, source, options.vad, labeller) for i, source in enumerate(sources)
+                _source_pieces(i, source, options, labeller) for i, source in enumerate(sources)
             )
             collected: dict[int, _Collected] = {}
-            for item in decode(self.engine, streams, options):
+            decoded = with_repairs(self.engine, decode(self.engine, streams, options), options)
+            for item in decoded:
                 check_cancelled(cancel)
                 if on_window is not None:
                     on_window(item)
@@ -194,11 +208,14 @@ class Transcriber:
 
     def _finish(self, done: SourceDone, found, sources, options, labeller) -> Result:
         source = sources[done.source]
-        if done.error is not None or (options.vad and found.windows == 0):
+        # Nothing decoded to text at all: the VAD's blips in pure noise (pink noise, 1 draw in
+        # 6 at 0.25 on levelled audio) must not make an empty transcript of a speechless file.
+        if done.error is not None or (options.vad and not found.segments):
             if labeller is not None:
                 labeller.discard(done.source)
-            return done.error or _no_speech(source)
-        info = found.info(self.engine, options, source, done.duration)
+            heard = sum(end - start for start, end in done.regions)
+            return done.error or _no_speech(source, heard)
+        info = found.info(self.engine, options, source, done.duration, done.regions)
         transcript = Transcript.of(info, tuple(found.segments))
         if labeller is None:
             return transcript
@@ -245,8 +262,14 @@ class _Collected:
         self.language = self.language or (item.language, item.language_probability)
         self.segments.extend(_to_segments(item, thresholds, len(self.segments)))
 
-    def info(self, engine, options: DecodeOptions, source, duration: float) -> TranscriptionInfo:
+    def info(
+        self, engine, options: DecodeOptions, source, duration: float, heard=()
+    ) -> TranscriptionInfo:
+        """The header record; with the speech ``heard`` (the source's VAD regions) it also
+        says how much of it the text covers and which stretches got none."""
         language, probability = self.language or (options.language or "en", 0.0)
+        spans = [(s.start, s.end) for s in self.segments]
+        missing = tuple(uncovered(heard, spans))
         return TranscriptionInfo(
             language=language,
             language_probability=probability,
@@ -254,7 +277,25 @@ class _Collected:
             model=engine.name,
             task=options.task,
             source=_name(source),
+            speech_seconds=round(seconds(heard), 2),
+            covered_seconds=round(seconds(intersection(heard, spans)), 2),
+            speech_regions=tuple(heard),
+            untranscribed_speech=missing,
+            warnings=_warnings(missing),
         )
+
+
+def _warnings(missing: tuple[tuple[float, float], ...]) -> tuple[str, ...]:
+    """One line a user reads when heard speech got no text even when decoded again."""
+    if not missing:
+        return ()
+    total = sum(end - start for start, end in missing)
+    where = ", ".join(f"{start:.1f}-{end:.1f} s" for start, end in missing[:5])
+    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+    return (
+        f"{total:.1f} s of speech got no text even when decoded again ({len(missing)} "
+        f"stretch{'es' if len(missing) > 1 else ''}: {where}{more}).",
+    )
 
 
 def _thresholds(options: DecodeOptions) -> SuspectThresholds:
@@ -265,12 +306,12 @@ def _thresholds(options: DecodeOptions) -> SuspectThresholds:
     )
 
 
-def _source_pieces(index: int, source: AudioInput, vad: bool, labeller) -> Iterator:
+def _source_pieces(index: int, source: AudioInput, options: DecodeOptions, labeller) -> Iterator:
     """One source's speech pieces (heard by the labeller too, when there is one); a source
     that fails to decode ends in a :class:`SourceDone` with its error."""
     try:
         on_speech = labeller.listener(index) if labeller is not None else None
-        yield from speech_pieces(_blocks(source), index, vad=vad, on_speech=on_speech)
+        yield from speech_pieces(_blocks(source), index, options, on_speech=on_speech)
     except PolymodalError as exc:
         yield SourceDone(index, error=exc)
 
@@ -293,35 +334,33 @@ def _to_segments(item: Decoded, thresholds: SuspectThresholds, first_id: int) ->
     """Typed segments of one decoded chunk, with suspect reasons and ids continuing on."""
     segments = []
     for raw in item.segments:
-        text = raw["text"].strip()
-        words = tuple(
-            Word(float(w["start"]), float(w["end"]), w["word"], round(float(w["probability"]), 4))
-            for w in raw["words"]
-        )
+        text = raw.text.strip()
         segments.append(
             Segment(
                 id=first_id + len(segments) + 1,
-                start=float(raw["start"]),
-                end=float(raw["end"]),
+                start=float(raw.start),
+                end=float(raw.end),
                 text=text,
-                words=words,
-                avg_logprob=round(float(raw["avg_logprob"]), 4),
-                compression_ratio=round(float(raw["compression_ratio"]), 4),
-                no_speech_prob=round(float(raw["no_speech_prob"]), 4),
+                words=raw.words,
+                avg_logprob=round(float(raw.avg_logprob), 4),
+                compression_ratio=round(float(raw.compression_ratio), 4),
+                no_speech_prob=round(float(raw.no_speech_prob), 4),
                 suspect_reasons=_reasons(raw, text, item.chunk, thresholds),
+                language=raw.language,
             )
         )
     return segments
 
 
-def _reasons(raw: dict, text: str, chunk: Chunk, thresholds: SuspectThresholds):
+def _reasons(raw: DecodedSegment, text: str, chunk: Chunk, thresholds: SuspectThresholds):
     return suspect_reasons(
         text,
-        raw["start"],
-        raw["end"],
-        avg_logprob=raw["avg_logprob"],
-        compression_ratio=raw["compression_ratio"],
-        no_speech_prob=raw["no_speech_prob"],
+        raw.start,
+        raw.end,
+        avg_logprob=raw.avg_logprob,
+        compression_ratio=raw.compression_ratio,
+        no_speech_prob=raw.no_speech_prob,
         speech=chunk.speech,
         thresholds=thresholds,
+        loop=raw.loop,
     )

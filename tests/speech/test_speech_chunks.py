@@ -5,13 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from polymodal.speech.chunks import CHUNK_SECONDS, SourceDone, SourceWindows, speech_pieces
+from polymodal.speech.options import DecodeOptions
 
 RATE = 16000
+PLAIN = DecodeOptions(vad=False, level_audio=False)
 
 
 def test_pieces_cover_all_audio_without_vad():
     audio = np.zeros(RATE * 70, dtype=np.float32)
-    items = list(speech_pieces([audio], vad=False))
+    items = list(speech_pieces([audio], options=PLAIN))
     pieces = items[:-1]
     assert [round(c.duration) for c in pieces] == [30, 30, 10]
     assert [c.pieces[0][0] for c in pieces] == [0.0, 30.0, 60.0]
@@ -20,7 +22,7 @@ def test_pieces_cover_all_audio_without_vad():
 
 def _windows(seconds: float) -> SourceWindows:
     audio = np.arange(int(seconds * RATE), dtype=np.float32) / RATE  # sample value = its time
-    return SourceWindows(speech_pieces([audio], vad=False))
+    return SourceWindows(speech_pieces([audio], options=PLAIN))
 
 
 def test_next_window_starts_where_decoding_stopped():
@@ -57,14 +59,18 @@ def _at(seconds: float) -> int:
 
 
 def test_a_window_cut_short_resumes_at_the_last_complete_segment():
+    from polymodal.speech.generate import Hypothesis
     from polymodal.speech.tokens import complete_part
 
+    def hypothesis(tokens: list[int]) -> Hypothesis:
+        return Hypothesis(tuple(tokens), -0.2, 0.01, 1.4)
+
     finished = [_at(0), 1, 2, _at(4), _at(4), 3, _at(9)]  # the last segment was closed
-    assert complete_part({"tokens": finished}, _Tokens)[1] is None
+    assert complete_part(hypothesis(finished), _Tokens)[1] is None
     cut = [_at(0), 1, 2, _at(4), _at(4), 3, 4, _at(28), _at(28), 5]  # text runs off the edge
-    output, seek = complete_part({"tokens": cut}, _Tokens)
-    assert seek == 28.0 and output["tokens"] == cut[:8]
-    assert complete_part({"tokens": [_at(0), 1, 2]}, _Tokens)[1] is None  # no segment closed
+    output, seek = complete_part(hypothesis(cut), _Tokens)
+    assert seek == 28.0 and output.tokens == tuple(cut[:8])
+    assert complete_part(hypothesis([_at(0), 1, 2]), _Tokens)[1] is None  # no segment closed
 
 
 def test_encoder_context_fits_short_windows_with_a_margin():
@@ -79,3 +85,31 @@ def test_encoder_context_fits_short_windows_with_a_margin():
     assert context_frames([window(4.0), window(12.0)]) == 2000
     assert context_frames([window(28.0)]) == FULL_CONTEXT_FRAMES
     assert context_frames([window(4.0)], full=True) == FULL_CONTEXT_FRAMES
+
+
+def test_a_long_window_ends_at_a_pause_not_mid_word():
+    """Speech with no 2 s pause runs past 30 s: the window ends in the quiet 300 ms at 25 s,
+    not at 30 s inside a word."""
+    from polymodal.speech.chunks import cut_point
+
+    rng = np.random.default_rng(0)
+    audio = (rng.normal(size=RATE * 40) * 0.1).astype(np.float32)
+    audio[int(25.0 * RATE) : int(25.3 * RATE)] *= 0.01
+    assert 25.0 <= cut_point(audio) <= 25.3
+    windows = SourceWindows(speech_pieces([audio], options=PLAIN))
+    assert windows.window().duration == CHUNK_SECONDS  # the first 30 s piece, whole
+    windows.advance(2.0)  # now 28 s + 10 s are buffered: the window ends at the pause
+    assert 25.0 <= windows.window().original_end <= 25.3
+    steady = (rng.normal(size=RATE * 40) * 0.1).astype(np.float32)
+    assert cut_point(steady) == CHUNK_SECONDS  # no pause: the decoder resumes where it stopped
+
+
+def test_a_chunk_maps_source_times_back_to_its_own():
+    from polymodal.speech.chunks import Chunk
+
+    audio = np.arange(RATE * 10, dtype=np.float32) / RATE
+    chunk = Chunk(0, audio, ((2.0, 4.0), (10.0, 6.0)))  # 2-6 s, then 10-16 s of the source
+    assert chunk.local(3.0) == 1.0 and chunk.local(11.0) == 5.0 and chunk.local(1.0) == 0.0
+    part = chunk.between(5.0, 12.0)
+    assert part.pieces == ((5.0, 1.0), (10.0, 2.0))
+    assert abs(float(part.audio[0]) - 3.0) < 1e-3 and part.duration == 3.0

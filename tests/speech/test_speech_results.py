@@ -76,6 +76,10 @@ def test_transcript_json_keeps_its_keys():
         "text",
         "segments",
         "speakers",
+        *("speech_seconds", "covered_seconds", "speech_regions", "untranscribed_speech"),
+        "warnings",
+        "languages",
+        "speaker_turns",
     }
     assert data["text"] == "Hello there. Bye."
     assert set(data["segments"][0]) == {
@@ -90,6 +94,7 @@ def test_transcript_json_keeps_its_keys():
         "suspect_reasons",
         "speaker",
         "speaker_name",
+        "language",
         "words",
     }
     assert data["segments"][0]["words"][0] == {

@@ -67,3 +67,10 @@ def test_chunk_maps_times_back_across_removed_silence():
     assert chunk.map_span(1.9, 2.3) == (10.0, 10.3)  # middle in the second piece
     rest = chunk.after(2.5)
     assert rest.pieces == ((10.5, 2.5),) and rest.audio.size == 16000 * 2.5
+
+
+def test_a_loop_the_decoder_cut_is_flagged_first():
+    """The cut text ("yeah, yeah,") no longer looks like a loop: the decoder's flag says it."""
+    reasons = suspect_reasons("Yeah, yeah,", 0.0, 25.0, speech=None, loop=True, **SOUND)
+    assert reasons == ("loop",)
+    assert "loop" not in suspect_reasons("Yeah, yeah,", 0.0, 25.0, speech=None, **SOUND)

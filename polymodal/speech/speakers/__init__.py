@@ -2,8 +2,8 @@
 
 Stages, one a file: :mod:`.voices` (speech regions and voice embeddings; the catalogue's
 ``voice`` loader is :func:`.voices.load_voice_encoder`), :mod:`.cluster` (windows into voices
-and turns), :mod:`.diarizer` (sessions fed block by block, enrolment) and :mod:`.label` (turns
-onto a transcript's segments and words).
+and turns), :mod:`.diarizer` (sessions fed block by block, enrolment), :mod:`.label` (turns
+onto a transcript's segments and words) and :mod:`.rttm` (turns as RTTM for scoring tools).
 """
 
 from __future__ import annotations

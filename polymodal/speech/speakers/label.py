@@ -46,7 +46,12 @@ def label_transcript(transcript: Transcript, diarization: Diarization) -> Transc
         replace(s, id=i, speaker_name=diarization.display(s.speaker) if s.speaker else None)
         for i, s in enumerate(pieces, start=1)
     )
-    return replace(transcript, segments=segments, speakers=_summaries(segments, diarization))
+    return replace(
+        transcript,
+        segments=segments,
+        speakers=_summaries(segments, diarization),
+        speaker_turns=diarization.turns,
+    )
 
 
 class _TurnFinder:

@@ -1,7 +1,8 @@
 """Voices: where speech is, and what each stretch of it sounds like (speaker embeddings).
 
-The diarizer's first stages. Speech regions come from the caller (Whisper's own voice-activity
-detection) or from WebRTC's VAD here; each region is cut into overlapping windows of 1.6 s
+The diarizer's first stages. Speech regions come from the caller (transcription's Silero
+voice-activity detection, for recordings); WebRTC's VAD here finds the speech of enrolment clips
+(short, close-talk recordings it hears well). Each region is cut into overlapping windows of 1.6 s
 (the length Resemblyzer's encoder was trained on) and every window becomes a 256-d unit vector.
 The mel spectrogram is computed once per block of audio (minutes long) and the windows go
 through the LSTM in batches, so embedding costs a small fraction of transcription time.
