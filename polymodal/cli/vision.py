@@ -55,14 +55,10 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache.")]
 
 
-def _report_failures(failures: Any, processed: int) -> None:
-    """Skipped files on stderr; an error when not one file could be processed."""
+def _report_failures(failures: Any) -> None:
+    """Skipped files on stderr (the library raises when not one file could be read)."""
     for failure in failures:
         err_console.print(f"[yellow]skipped:[/] {failure.reason}", highlight=False)
-    if processed == 0 and failures:
-        raise BadInputError(f"None of the {len(failures)} images could be read.")
-    if processed == 0:
-        raise BadInputError("No image files found in the given paths.")
 
 
 def _thresholds(values: list[str] | None) -> float | dict[str, float] | None:
@@ -139,7 +135,7 @@ def classify(
             progress=progress,
             cancel=cancel,
         )
-    _report_failures(result.failures, len(result.items))
+    _report_failures(result.failures)
     if json_out:
         print_json(result)
     else:
@@ -205,7 +201,7 @@ def similar(
         ranking = polymodal.rank_similar(
             first, among, top_k=top_k, model=model, progress=progress, cancel=cancel
         )
-    _report_failures(ranking.failures, len(ranking.matches) + 1)
+    _report_failures(ranking.failures)
     if json_out:
         print_json(ranking)
     else:
@@ -259,7 +255,7 @@ def dedup(
         cancel_on_interrupt() as cancel,
     ):
         found = polymodal.find_duplicates(folders, progress=progress, cancel=cancel, **options)
-    _report_failures(found.failures, found.scanned - len(found.failures))
+    _report_failures(found.failures)
     if report is not None:
         found.write(report)
     if json_out:
@@ -327,7 +323,7 @@ def moderate(
             progress=progress,
             cancel=cancel,
         )
-    _report_failures(result.failures, len(result.items))
+    _report_failures(result.failures)
     if json_out:
         print_json(result)
     else:

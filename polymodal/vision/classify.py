@@ -34,6 +34,7 @@ from polymodal.vision.prompts import (
     resolve_templates,
     softmax,
 )
+from polymodal.vision.records import require_readable
 
 #: Default cosine similarity a label needs in multi-label mode (OpenAI CLIP ViT-B scale).
 DEFAULT_MULTI_LABEL_THRESHOLD = 0.25
@@ -203,9 +204,10 @@ def classify(
     one. ``thresholds``: one value for all labels or a per-label mapping (key ``"*"`` for the
     rest); a probability in single-label mode, a cosine in multi-label mode (module notes).
     ``top_k``: keep the k best labels per image. Bad image files land in ``failures``; the
-    rest completes. Image and label embeddings both come from the persistent cache when
-    ``cache`` is on. ``model``: a name, a folder or a loaded encoder. This is CLIP's answer
-    alone; :func:`polymodal.classify` adds the advisor's warnings and the detector's counts.
+    rest completes (``BadInputError`` when not one can be read). Image and label embeddings
+    both come from the persistent cache when ``cache`` is on. ``model``: a name, a folder or
+    a loaded encoder. This is CLIP's answer alone; :func:`polymodal.classify` adds the
+    advisor's warnings and the detector's counts.
     """
     chosen, limits = check_options(labels, multi_label, thresholds, top_k)
     prompt_templates = resolve_templates(templates)
@@ -215,6 +217,7 @@ def classify(
     embedded = embed.embed_images(
         files, model=encoder, cache=cache, progress=progress, cancel=cancel
     )
+    require_readable(embedded.failures, len(embedded.paths))
     scale = float(encoder.logit_scale)
     similarities, probabilities = score_images(embedded.vectors, text_vectors, scale)
     items = tuple(

@@ -29,6 +29,7 @@ from polymodal.vision import embed, phash
 from polymodal.vision.dedup_report import DuplicateReport, Picture, UnionFind, build_groups
 from polymodal.vision.embed import Failure, ModelRef
 from polymodal.vision.files import PathLike, image_files
+from polymodal.vision.records import require_readable
 
 #: Default cosine similarity over which CLIP calls two different files the same picture.
 #: Same-scene shots and heavy edits score about 0.95-0.99 with OpenAI CLIP ViT-B/32, merely
@@ -189,6 +190,7 @@ def find_duplicates(
         vectors = dict(zip(kept, matrix, strict=True))
         for a, b in _semantic_pairs(matrix, semantic_threshold):
             grouping.union(kept[a], kept[b])
+    require_readable(failures, len(files) - len(failures))
     groups = build_groups(pictures, grouping, perceptual, vectors)
     return DuplicateReport(
         groups=groups,

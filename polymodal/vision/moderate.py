@@ -24,6 +24,7 @@ from polymodal.vision.embed import Failure, ModelRef
 from polymodal.vision.files import PathLike, image_files
 from polymodal.vision.moderation_config import Category, ModerationConfig, load_categories
 from polymodal.vision.prompts import softmax
+from polymodal.vision.records import require_readable
 
 NOTICE = (
     "Screening aid only: CLIP zero-shot scores are uncalibrated and biased, and they miss "
@@ -150,9 +151,10 @@ def moderate(
     """Score images (files or folders) against the safety categories; flag those over threshold.
 
     ``categories_file``: a TOML file that changes or adds categories (see
-    ``data/moderation.toml``). Bad image files land in ``failures``; the rest completes.
-    The result's ``notice`` says what the scores are worth: show it with them. ``model``: a
-    name, a folder or a loaded encoder; ``cancel`` stops the work between batches.
+    ``data/moderation.toml``). Bad image files land in ``failures``; the rest completes
+    (``BadInputError`` when not one can be read). The result's ``notice`` says what the
+    scores are worth: show it with them. ``model``: a name, a folder or a loaded encoder;
+    ``cancel`` stops the work between batches.
     """
     config = load_categories(categories_file)
     texts = _prompt_table(config)
@@ -162,6 +164,7 @@ def moderate(
     embedded = embed.embed_images(
         files, model=encoder, cache=cache, progress=progress, cancel=cancel
     )
+    require_readable(embedded.failures, len(embedded.paths))
     scale = float(encoder.logit_scale)
     scored = score_categories(embedded.vectors @ text_vectors.T, texts, config, scale)
     items = tuple(_verdict(path, i, config, scored) for i, path in enumerate(embedded.paths))

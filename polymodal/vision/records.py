@@ -5,10 +5,13 @@ files that failed (with the sentence saying why). Plain records, rendered by
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from polymodal.errors import BadInputError
 
 
 @dataclass(frozen=True)
@@ -17,6 +20,16 @@ class Failure:
 
     path: str
     reason: str
+
+
+def require_readable(failures: Sequence[Failure], processed: int) -> None:
+    """A task whose every input failed has no answer to give: one sentence saying so (the
+    CLI's exit 2, the server's 400), with the first file's reason. Some files failing is not
+    an error: they are listed in the result's ``failures`` and the rest completes."""
+    if processed == 0 and failures:
+        count = len(failures)
+        what = "the image" if count == 1 else f"the {count} images"
+        raise BadInputError(f"None of {what} could be read ({failures[0].reason}).", param="images")
 
 
 def _same(a: Any, b: Any) -> bool:
