@@ -220,15 +220,10 @@ def _listen_in_parallel(listens: list[tuple]) -> list[list[tuple[int, int]]]:
 
 
 def _block_regions(blocks: Iterable[np.ndarray], options: DecodeOptions) -> Iterator[tuple]:
-    """Per block: ``(audio, offset_s, windows, speech)``, carrying open regions.
+    """Per block: ``(recorded, audio, offset_s, windows, speech)``, carrying open regions.
 
-    ``audio`` is the block as recorded, which is what Whisper decodes: only the listening is
-    levelled (``level_audio``). Decoding the levelled audio cost words on short real clips
-    (word error rate, FLEURS pt 0.27 -> 0.53, fr 0.14 -> 0.22, en 0.15 -> 0.21: Whisper's
-    features are not scale-free) and gained nothing on joined real utterances (2.5 min: 0.060
-    levelled, 0.056 as recorded, 0.056-0.067 one by one): the words lost there were whole quiet
-    utterances the VAD did not hear, and the levelled listen hears them. ``speech`` (samples)
-    is what VAD heard; ``windows`` what gets decoded:
+    ``audio`` is what gets decoded (levelled when ``level_audio``), ``recorded`` the same
+    stretch as it came; ``speech`` (samples) is what VAD heard; ``windows`` what gets decoded:
     the speech itself, or plain 30 s windows when VAD filtering is off (speech is still found,
     for the suspect flags).
     """
@@ -253,7 +248,14 @@ def _block_regions(blocks: Iterable[np.ndarray], options: DecodeOptions) -> Iter
                 cut = (recorded.size // step) * step or recorded.size
             speech = [(s, min(e, cut)) for s, e in speech if s < cut]
         windows = speech if options.vad else [(s, min(s + step, cut)) for s in range(0, cut, step)]
-        yield recorded[:cut], offset, windows, speech
+        # Whisper decodes the levelled audio too. Decoding the recording as it came instead was
+        # tried and measured (bench/real_speech.py --quick): short quiet clips gained (FLEURS
+        # pt 0.53 -> 0.27 word error rate, fr 0.22 -> 0.16) but a joined recording lost words
+        # (3.9 min: 0.027 -> 0.052 against 0.025 one by one) and a German half after English
+        # (hits 0.85 -> 0.46): Whisper's features floor everything 80 dB under a window's
+        # loudest bin, so a quiet voice beside a loud one needs the levelling.
+        audio = recorded if levelled is None else levelled
+        yield recorded[:cut], audio[:cut], offset, windows, speech
         carry = (recorded[cut:], None if levelled is None else levelled[cut:])
         offset += cut / SAMPLE_RATE
         current = following
@@ -266,7 +268,7 @@ def speech_regions(
     the same regions transcription hears with these options (levelled, rechecked)."""
     blocks = [audio] if isinstance(audio, np.ndarray) else audio
     found: list[Region] = []
-    for _, offset, _, speech in _block_regions(blocks, options or DecodeOptions()):
+    for _, _, offset, _, speech in _block_regions(blocks, options or DecodeOptions()):
         found.extend(_seconds(offset, s, e) for s, e in speech)
     return tuple(found)
 
@@ -306,12 +308,12 @@ def speech_pieces(
     options = options or DecodeOptions()
     regions: list[Region] = []
     total = 0.0
-    for audio, offset, windows, speech in _block_regions(blocks, options):
+    for recorded, audio, offset, windows, speech in _block_regions(blocks, options):
         total = offset + audio.size / SAMPLE_RATE
         found = [_seconds(offset, s, e) for s, e in speech]
         regions.extend(found)
         if on_speech is not None:
-            on_speech(audio, offset, found)
+            on_speech(recorded, offset, found)
         for s, e in windows:
             if e <= s:
                 continue

@@ -91,8 +91,7 @@ class DecodeOptions:
     """Pad every window to 30 s before the encoder, as Whisper does (slower on short audio)."""
     # audio and voice activity
     level_audio: bool = True
-    """Let VAD also listen to a copy levelled second by second, so quiet voices are heard
-    (Whisper still decodes the recording as it is)."""
+    """Level loudness second by second before VAD and Whisper, so quiet voices are heard."""
     vad_threshold: float = 0.25
     """Silero's speech probability threshold (0.5, its default, lost quiet far-field talk)."""
     vad_recheck_threshold: float | None = 0.15
