@@ -187,8 +187,10 @@ def heard_speech(
     noise at 0.001-0.5 peak): Silero at its 0.5 default kept 90.2 % of the reference speech and
     heard nothing at all of trn02; at 0.25 on the levelled audio 92.7 %, on both 94.6 %; adding
     what a second listen at 0.15 (``vad_recheck_threshold``) finds outside it, 95.9 %. Pink noise
-    stayed empty in every case. Levelling alone lost half of trn07 (7.1 s -> 3.1 s): lifting its
-    room tone made the talk less distinct to Silero, hence the union.
+    stayed empty in those trials, but not in 7 of 60 later ones until the leveller stopped
+    lifting steady sounds (``tests/speech/test_speech_chunks.py``). Levelling alone lost half
+    of trn07 (7.1 s -> 3.1 s): lifting its room tone made the talk less distinct to Silero,
+    hence the union.
     """
     sources = [audio] if levelled is None else [audio, levelled]
     listens = [(a, options.vad_threshold, None, _MIN_SPEECH_MS) for a in sources]

@@ -25,8 +25,16 @@ def _tone(seconds: float, amplitude: float) -> np.ndarray:
     return (amplitude * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
 
 
+def _voice(seconds: float, amplitude: float) -> np.ndarray:
+    """A tone rising and falling four times a second, as syllables do (frame levels spread
+    about 16 dB), so the leveller treats it as speech rather than a steady sound."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    envelope = np.abs(np.sin(2 * np.pi * 2 * t)) ** 2
+    return (_tone(seconds, amplitude) * envelope).astype(np.float32)
+
+
 def test_a_quiet_voice_beside_a_loud_one_is_lifted_to_the_target():
-    audio = np.concatenate([_tone(10, 0.5), _tone(10, 0.002), _tone(10, 0.5)])
+    audio = np.concatenate([_voice(10, 0.5), _voice(10, 0.002), _voice(10, 0.5)])
     out = _levelled(audio)
     assert out.size == audio.size and out.dtype == np.float32
     quiet, loud = out[12 * RATE : 18 * RATE], out[22 * RATE : 28 * RATE]
@@ -47,8 +55,21 @@ def test_streaming_in_any_blocks_gives_the_same_samples():
 def test_gain_is_capped_and_digital_silence_stays_silent():
     silence = np.zeros(5 * RATE, dtype=np.float32)
     assert not _levelled(silence).any()
-    faint = _tone(6, 1e-5)  # -103 dBFS: 40 dB of gain leaves it far under the target
-    assert _dbfs(_levelled(faint)) == pytest.approx(_dbfs(faint) + LEVEL_MAX_GAIN_DB, abs=0.5)
+    faint = _voice(6, 1e-5)  # about -107 dBFS: 40 dB of gain leaves it far under the target
+    out = _levelled(faint)
+    lifted = out[1 * RATE : 5 * RATE]
+    faint = faint[1 * RATE : 5 * RATE]
+    assert _dbfs(lifted) == pytest.approx(_dbfs(faint) + LEVEL_MAX_GAIN_DB, abs=0.5)
+
+
+def test_a_steady_sound_is_not_lifted():
+    """A hum, hiss or room tone stays at its level, quiet as it is (lifted to the target, quiet
+    pink noise became "speech" to Silero); the same level rising and falling like a voice is
+    lifted."""
+    steady = _tone(8, 0.003)  # -53 dBFS
+    assert _dbfs(_levelled(steady)) == pytest.approx(_dbfs(steady), abs=0.5)
+    voice = _voice(8, 0.003)
+    assert _dbfs(_levelled(voice)[RATE:-RATE]) == pytest.approx(LEVEL_TARGET_DBFS, abs=1.5)
 
 
 def test_gain_changes_smoothly_without_clicks():
