@@ -27,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "BadInputError": "polymodal.errors",
     "ModelUnavailableError": "polymodal.errors",
     "TooLargeError": "polymodal.errors",
+    "NoSpeechError": "polymodal.errors",
     "BusyError": "polymodal.errors",
     "CancelledError": "polymodal.errors",
     # progress, cancellation and the one serialiser
@@ -53,6 +54,10 @@ _EXPORTS: dict[str, str] = {
     "write_transcripts": "polymodal.speech",
     "render_transcript": "polymodal.speech",
     "output_formats": "polymodal.speech",
+    "readable_transcript": "polymodal.speech",
+    "language_name": "polymodal.speech.language_names",
+    "probe_audio": "polymodal.media.audio",
+    "RayTranscriber": "polymodal.speech.distributed",
     # vision
     "embed_images": "polymodal.vision",
     "iter_image_batches": "polymodal.vision",
@@ -71,6 +76,13 @@ _EXPORTS: dict[str, str] = {
     "moderate": "polymodal.vision",
     "cache_stats": "polymodal.vision",
     "clear_cache": "polymodal.vision",
+    # search
+    "Collection": "polymodal.search",
+    "list_collections": "polymodal.search",
+    "IndexReport": "polymodal.search",
+    "SearchResult": "polymodal.search",
+    "write_contact_sheet": "polymodal.search",
+    "search_images": "polymodal.tasks",
     # advisor, and the tasks composing it with vision
     "check_query": "polymodal.advisor",
     "check_queries": "polymodal.advisor",
@@ -84,6 +96,7 @@ _RENAMED = {
     "load_model": "load",
     "unload_models": "unload",
     "resident_models": "resident",
+    "probe_audio": "probe_duration",
 }
 
 

@@ -33,6 +33,13 @@ class BadInputError(PolymodalError):
     error_type = "invalid_request_error"
 
 
+class NoSpeechError(BadInputError):
+    """The input is readable audio but holds no speech to transcribe (silence, noise).
+
+    Its own class because callers differ on it: the CLI reports it like any bad input, while
+    the server answers OpenAI's way, with an empty transcript."""
+
+
 class TooLargeError(BadInputError):
     """The input is over a size limit (file too big, prompt too long, decompression bomb)."""
 

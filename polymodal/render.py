@@ -23,6 +23,7 @@ import dataclasses
 import json
 import types
 import typing
+from datetime import date
 from enum import Enum
 from pathlib import Path, PurePath
 from typing import Any, TypeVar
@@ -49,6 +50,8 @@ def to_data(value: Any) -> Any:
         return str(value)
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, date):  # datetimes too: ISO 8601, as JSON APIs write them
+        return value.isoformat()
     if hasattr(value, "tolist"):  # numpy arrays and scalars
         return value.tolist()
     return value
@@ -136,6 +139,8 @@ def _build_class(cls: type, data: Any) -> Any:
         return cls(data)
     if issubclass(cls, PurePath):
         return Path(data)
+    if issubclass(cls, date) and isinstance(data, str):
+        return cls.fromisoformat(data)
     if cls is float and isinstance(data, int | float):
         return float(data)
     if cls.__module__ == "numpy" and cls.__name__ == "ndarray":

@@ -19,10 +19,12 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     Progress,
+    ProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 from polymodal import render
 from polymodal.errors import PolymodalError
@@ -117,6 +119,15 @@ def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+class RateColumn(ProgressColumn):
+    """Items per second (images/s, files/s) beside the bar, once Rich has measured it."""
+
+    def render(self, task: Any) -> Text:
+        speed = task.finished_speed or task.speed
+        unit = task.fields.get("unit") or "items"
+        return Text(f"{speed:.1f} {unit}/s" if speed else "", style="progress.data.speed")
+
+
 @contextmanager
 def progress_bar(
     description: str, unit: str = "", enabled: bool = True
@@ -130,6 +141,7 @@ def progress_bar(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         TextColumn("{task.completed:.0f}/{task.total:.0f} {task.fields[unit]}"),
+        RateColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     ]

@@ -3,7 +3,8 @@ spoke when, as a table, JSON or RTTM (parse, call, render).
 
 The flags become a ``DecodeOptions`` (and a ``SpeakerOptions`` when any speaker flag is given)
 here, once; the library walks the inputs, transcribes, decides what fails and what is dropped,
-and renders. Ctrl-C stops the run at the next window or file, keeping finished files.
+and renders. Ctrl-C stops the run at the next window or file, keeping finished files. With
+``--ray`` (or ``--address``) a folder run decodes on a Ray cluster and writes here as before.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from polymodal.cli.app import (
     print_json,
     progress_bar,
 )
-from polymodal.errors import PolymodalError
+from polymodal.errors import BadInputError, PolymodalError
 
 FLAG_FOR_PARAM.update(
     {
@@ -38,6 +39,7 @@ FLAG_FOR_PARAM.update(
         "vad": "--no-vad",
         "condition_on_previous_text": "--no-context",
         "full_audio_context": "--full-context",
+        "out_dir": "--out",
     }
 )
 
@@ -102,8 +104,19 @@ def transcribe_command(
     max_speakers: Annotated[int | None, _opt("--max-speakers", help="At most N speakers.")] = None,
     enroll: Annotated[list[str] | None, _opt("--enroll", help="NAME=CLIP.wav, repeatable.")] = None,
     json_out: Annotated[bool, _opt("--json", help="Print JSON.")] = False,
+    ray: Annotated[bool, _opt("--ray", help="Decode on a Ray cluster (with --out).")] = False,
+    address: Annotated[
+        str | None,
+        _opt("--address", help="The Ray cluster: auto, ray://head:10001 (implies --ray)."),
+    ] = None,
 ) -> None:
     """Transcribe or translate speech into text, SRT, WebVTT or JSON, offline."""
+    on_ray = ray or address is not None
+    if on_ray and out is None:
+        raise BadInputError(
+            "A run on Ray writes its transcripts into a folder: give the output folder.",
+            param="out_dir",
+        )
     speaker_options = _speaker_options(speakers, min_speakers, max_speakers, enroll)
     options = polymodal.DecodeOptions(
         language=language,
@@ -127,7 +140,7 @@ def transcribe_command(
                     out,
                     options,
                     formats=fmt.value,
-                    model=model,
+                    model=_on_ray(model, compute_type, address) if on_ray else model,
                     compute_type=compute_type,
                     drop_suspect=drop_suspect,
                     force=force,
@@ -182,6 +195,11 @@ def diarize_command(
         for turn in result.turns:
             table.add_row(f"{turn.start:.2f}", f"{turn.end:.2f}", result.display(turn.speaker))
         console.print(table)
+
+
+def _on_ray(model, compute_type: str, address: str | None):
+    """The model as a pool of Ray actors, each loading it once (``--ray``)."""
+    return polymodal.RayTranscriber(model, compute_type=compute_type, address=address)
 
 
 def _show_report(report, json_out: bool) -> None:

@@ -24,6 +24,8 @@ import os
 import threading
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -202,15 +204,22 @@ def load_image(
         ) from exc
 
 
-def content_hash(path: str | os.PathLike[str]) -> str:
-    """A fast digest of the file's bytes (BLAKE2b, 128 bit): the cache key, independent of path.
+def content_hash(path: str | os.PathLike[str], *, algorithm: str = "blake2b") -> str:
+    """A digest of the file's bytes, independent of its path: BLAKE2b (128 bit, the embedding
+    cache's key) by default; ``"sha1"`` for search's content identity, where the CPU's SHA
+    instructions hash 1.8 GB/s against BLAKE2b's 0.64 GB/s (a folder of camera JPEGs is
+    gigabytes, hashed on every changed file; collisions are no security matter here).
 
     Raises :class:`BadInputError` when the file is missing, a directory or empty, so callers
     can report it before decoding.
     """
     path = Path(path)
     _check_file(path)
-    digest = hashlib.blake2b(digest_size=16)
+    digest = (
+        hashlib.sha1(usedforsecurity=False)
+        if algorithm == "sha1"
+        else hashlib.blake2b(digest_size=16)
+    )
     try:
         with path.open("rb") as handle:
             while chunk := handle.read(_HASH_CHUNK):
@@ -218,6 +227,70 @@ def content_hash(path: str | os.PathLike[str]) -> str:
     except OSError as exc:
         raise BadInputError(f"Image file '{path}' cannot be read ({exc.strerror}).") from exc
     return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """What a file's header says, read without decoding pixels: the size as displayed (EXIF
+    rotation applied) and the EXIF capture time and camera, where present."""
+
+    width: int
+    height: int
+    taken_at: datetime | None
+    camera_make: str | None
+    camera_model: str | None
+
+
+_EXIF_IFD, _DATE_ORIGINAL, _DATE_TIME = 0x8769, 36867, 306
+_MAKE, _MODEL, _ORIENTATION = 271, 272, 274
+
+
+def read_header(path: str | os.PathLike[str]) -> ImageHeader:
+    """The image's displayed size and EXIF facts, reading only its header (a few KB).
+
+    Search stores these beside each vector; decoding the pixels here would double ingest's
+    cost. Raises :class:`BadInputError` for a file that is not an image we can read.
+    """
+    path = Path(path)
+    _check_file(path)
+    try:
+        with _open(path) as image:
+            exif = image.getexif()
+            width, height = image.size
+    except BadInputError:
+        raise
+    except Exception as exc:  # PIL raises many kinds for a bad header
+        raise BadInputError(f"'{path}' is not an image file in a format we can read.") from exc
+    if exif.get(_ORIENTATION) in (5, 6, 7, 8):  # rotated a quarter turn when displayed
+        width, height = height, width
+    taken = exif.get_ifd(_EXIF_IFD).get(_DATE_ORIGINAL) or exif.get(_DATE_TIME)
+    return ImageHeader(
+        width=width,
+        height=height,
+        taken_at=_exif_time(taken),
+        camera_make=_exif_text(exif.get(_MAKE)),
+        camera_model=_exif_text(exif.get(_MODEL)),
+    )
+
+
+def _exif_time(value: object) -> datetime | None:
+    """EXIF's ``YYYY:MM:DD HH:MM:SS`` (local time, no zone), or None when absent or garbled."""
+    text = _exif_text(value)
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text[:19], "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+
+
+def _exif_text(value: object) -> str | None:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if not isinstance(value, str):
+        return None
+    text = value.replace("\x00", "").strip()
+    return text or None
 
 
 #: File name endings treated as images when walking a folder.

@@ -25,6 +25,7 @@ from polymodal.speech.folders import (
 from polymodal.speech.formats import (
     FORMATS,
     output_formats,
+    readable_transcript,
     render,
     render_transcript,
     without_suspect,
@@ -61,6 +62,7 @@ __all__ = [
     "find_media",
     "label_transcript",
     "output_formats",
+    "readable_transcript",
     "render",
     "render_transcript",
     "transcribe",

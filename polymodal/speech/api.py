@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import fields
 
 from polymodal.progress import CancelToken, ProgressCallback
+from polymodal.speech.distributed import RayTranscriber
 from polymodal.speech.folders import FolderReport, Inputs, write_transcripts
 from polymodal.speech.options import DecodeOptions, SpeakerOptions
 from polymodal.speech.results import Transcript
@@ -105,6 +106,8 @@ def transcribe_folder(
     speakers: SpeakerOptions | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    ray: bool = False,
+    address: str | None = None,
 ) -> FolderReport:
     """Transcribe files and folders into ``out_dir``, one output per file and format
     (``"all"``, ``"srt"`` or a list), mirroring the input folders' layout.
@@ -115,14 +118,22 @@ def transcribe_folder(
     name) is a catalogue name, a model folder or a loaded :class:`Transcriber`; the decoding
     keywords are :class:`DecodeOptions` fields. Progress counts files; ``cancel`` stops the run
     between files, keeping those already written.
+
+    ``ray=True`` (or an ``address``: ``"auto"``, ``"ray://head:10001"``) decodes on a Ray
+    cluster's actor pool, a local one by default, and writes here as results arrive
+    (:class:`~polymodal.speech.distributed.RayTranscriber`: the model must be a name or folder
+    every node has, and the files visible to every node at the same paths).
     """
     options = _decode_options(locals())
+    chosen = transcriber or model
+    if ray or address:
+        chosen = RayTranscriber(chosen, device=device, compute_type=compute_type, address=address)
     return write_transcripts(
         inputs,
         out_dir,
         options,
         formats=formats,
-        model=transcriber or model,
+        model=chosen,
         device=device,
         compute_type=compute_type,
         drop_suspect=drop_suspect,

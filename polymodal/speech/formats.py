@@ -133,9 +133,19 @@ def render_transcript(
     record."""
     if fmt == "json":
         return render(transcript, fmt)
+    return render(readable_transcript(transcript, drop_suspect, keep_loops=keep_loops), fmt)
+
+
+def readable_transcript(
+    transcript: Transcript, drop_suspect: bool = False, *, keep_loops: bool = False
+) -> Transcript:
+    """The transcript as txt, srt and vtt show it (see :func:`render_transcript`): without
+    ``loop`` segments unless ``keep_loops``, without any suspect segment with
+    ``drop_suspect``. For renderers outside this module (the server's OpenAI shapes), so
+    every reader of a transcript drops the same segments."""
     if drop_suspect:
-        return render(without_suspect(transcript), fmt)
-    return render(transcript if keep_loops else without_suspect(transcript, ("loop",)), fmt)
+        return without_suspect(transcript)
+    return transcript if keep_loops else without_suspect(transcript, ("loop",))
 
 
 def without_suspect(transcript: Transcript, reasons: Sequence[str] | None = None) -> Transcript:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from polymodal import catalog
-from polymodal.errors import BadInputError, PolymodalError
+from polymodal.errors import NoSpeechError, PolymodalError
 from polymodal.media.audio import SAMPLE_RATE, as_waveform, iter_audio_blocks, probe_duration
 from polymodal.progress import CancelToken, ProgressCallback, Reporter, check_cancelled
 from polymodal.speech.chunks import Chunk, SourceDone, speech_pieces
@@ -50,17 +50,17 @@ def _duration(audio: AudioInput) -> float | None:
     return len(audio) / SAMPLE_RATE if isinstance(audio, np.ndarray) else probe_duration(audio)
 
 
-def _no_speech(audio: AudioInput | None, heard_seconds: float = 0.0) -> BadInputError:
+def _no_speech(audio: AudioInput | None, heard_seconds: float = 0.0) -> NoSpeechError:
     """The one sentence for a speechless input; it says so when the VAD heard something that
     gave no words, so a quiet recording is never called silent without a hint."""
     what = str(audio) if audio is not None and not isinstance(audio, np.ndarray) else "The audio"
     if heard_seconds > 0:
-        return BadInputError(
+        return NoSpeechError(
             f"{what} contains no speech that could be transcribed: voice-activity detection "
             f"heard {heard_seconds:.1f} s that might be speech, but Whisper found no words in it "
             "(noise, or speech too faint or garbled)."
         )
-    return BadInputError(
+    return NoSpeechError(
         f"{what} contains no speech: voice-activity detection heard only silence or noise."
     )
 
@@ -103,7 +103,8 @@ class Transcriber:
         The first window is decoded before returning so the info can report the language; the
         speech heard and covered are known only at the end, so this info leaves them at zero
         (:meth:`transcribe` reports them).
-        Raises :class:`BadInputError` for unreadable input and for input with no speech at all.
+        Raises :class:`BadInputError` for unreadable input (:class:`NoSpeechError` for input with
+        no speech at all).
         """
         options = (options or DecodeOptions()).checked(self.engine)
         report = Reporter(progress, "transcribe", "s", cancel)

@@ -5,7 +5,9 @@
 * :mod:`~polymodal.tasks.count` - the advisor's reading of a noun with the vision room's
   detector;
 * :mod:`~polymodal.tasks.diagnose` - CLIP's scores of an image against a query, its
-  rephrasings and rival labels, worded by the advisor.
+  rephrasings and rival labels, worded by the advisor;
+* :mod:`~polymodal.tasks.search` - a photo collection searched, with the advisor's word on a
+  text query.
 
 Each takes loaded model objects as well as names (``model=`` a ``ClipEncoder``, ``detector=``
 a ``Detector``), so a server passes the models it holds and tests pass stand-ins.
@@ -23,9 +25,11 @@ from polymodal.tasks.classify import (
 )
 from polymodal.tasks.count import CountResult, count_objects
 from polymodal.tasks.diagnose import Diagnosis, diagnose
+from polymodal.tasks.search import AdvisedSearch, search_images
 
 __all__ = [
     "AdvisedClassification",
+    "AdvisedSearch",
     "CountResult",
     "Diagnosis",
     "LabelAdvice",
@@ -35,4 +39,5 @@ __all__ = [
     "classify",
     "count_objects",
     "diagnose",
+    "search_images",
 ]
