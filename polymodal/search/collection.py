@@ -319,7 +319,9 @@ class Collection:
         )
         if expression:
             builder = builder.where(expression, prefilter=True)
-        found = ann.tune_query(builder, rows, filtered=bool(expression)).to_arrow()
+        matching = table.count_rows(expression) if expression and rows >= ann.ANN_MIN_ROWS else None
+        found = ann.tune_query(builder, rows, filtered=bool(expression), matching=matching)
+        found = found.to_arrow()
         vectors = ingest.vector_matrix(found.column("vector"))
         scores = 1.0 - np.asarray(found.column("_distance").to_pylist(), dtype=np.float32)
         sure = relevance.confidences(query, vectors, backdrop, self.encoder().logit_scale)

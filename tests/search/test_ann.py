@@ -166,3 +166,29 @@ def test_scalar_indexes_cover_the_filter_columns_present(make_table):
     found = table.search(clustered(1)[0]).metric("cosine").where("camera_make = 'cam2'").limit(20)
     cameras = ann.tune_query(found, 2_000, filtered=True).to_arrow().column("camera_make")
     assert set(cameras.to_pylist()) == {"cam2"} and len(cameras) == 20
+
+
+def test_a_narrow_filter_is_searched_exactly(make_table):
+    """A filter leaving few rows: the index's probes may hold fewer than k of them, so with the
+    matching count given the query scans those rows exactly (the k nearest, in order)."""
+    table, vectors = make_table(5_000)
+    ann.refresh_index(table, force=True)
+    where = "camera_make = 'cam1' AND width = 0"
+    matching = table.count_rows(where)
+    assert 0 < matching <= ann.EXACT_FILTERED_ROWS
+    query = vectors[13]
+    found = (
+        table.search(query)
+        .metric("cosine")
+        .where(where, prefilter=True)
+        .select(["path", "_distance"])
+        .limit(50)
+    )
+    exact_query = ann.tune_query(found, 5_000, filtered=True, matching=matching)
+    assert "ANN" not in exact_query.explain_plan()  # a flat scan, not the index's probes
+    paths = exact_query.to_arrow()
+    allowed = [i for i in range(5_000) if i % 4 == 1 and i % 7 == 0]
+    exact = sorted(allowed, key=lambda i: -float(vectors[i] @ query))[:50]
+    assert paths.column("path").to_pylist() == [f"p{i}" for i in exact]
+    wide = table.search(query).metric("cosine").where("width = 0", prefilter=True).limit(50)
+    assert "ANN" in ann.tune_query(wide, 5_000, filtered=True, matching=5_000).explain_plan()
