@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -61,7 +62,7 @@ class Plan:
     that had rows before, so written rows count as updated rather than added.
     """
 
-    known: set[str] = field(default_factory=set)
+    known: AbstractSet[str] = frozenset()
     unchanged: int = 0
     embed: list[ImageFacts] = field(default_factory=list)
     reuse: list[tuple[ImageFacts, str, str]] = field(default_factory=list)
@@ -142,7 +143,7 @@ def plan_ingest(
     reporter: Reporter | None = None,
 ) -> Plan:
     """Sort every file into unchanged, to embed, or to reuse a stored vector; list removals."""
-    plan = Plan(known=set(stored))
+    plan = Plan(known=stored.keys())  # a view, not a copy of millions of paths
     changed: list[tuple[Path, os.stat_result]] = []
     for path in files:
         stat = _stat(path)
