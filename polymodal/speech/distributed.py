@@ -14,13 +14,10 @@ What a cluster needs: every node reads the recordings at the driver's absolute p
 mount, or a local cluster) and has polymodal with the model (a catalogue name installed on the
 node, or a model folder at the same path).
 
-Parity with the local path: a file's transcript is the same bytes wherever it is decoded, as
-long as its words do not depend on which files share its encoder pass. With the default
-adaptive context (``DecodeOptions.full_audio_context`` off) the encoder reads as much context
-as the longest window of the pass needs, in 5 s steps (``engine.context_frames``), so a short
-clip batched with a long file can read differently ("milk and eggs" became "milk and then"
-beside a 16 s file), locally as on Ray. Files whose windows fall in the same 5 s step,
-``full_audio_context=True`` or ``batch_size=1`` give identical outputs on both paths.
+Parity with the local path: a file's transcript is the same bytes wherever it is decoded,
+since its words do not depend on which files share its encoder pass (windows are batched by
+the encoder context each would get alone, ``engine._decode_windows``; before that, "milk and
+eggs" became "milk and then" beside a 16 s file).
 """
 
 from __future__ import annotations

@@ -130,10 +130,11 @@ def decode(
     """
     waiting = iter(sources)
     active: list[SourceWindows] = []
+    ready: list[_Ready] = []
     context: dict[int, tuple[str, list[int]]] = {}  # source -> (language, prompt tokens)
     spoken: dict[int, str] = {}  # source -> the language of its last window
     while True:
-        batch, finished = _next_batch(active, waiting, options.batch_size)
+        batch, finished = _next_batch(active, waiting, ready, options)
         for done in finished:
             context.pop(done.source, None)
             spoken.pop(done.source, None)
@@ -147,9 +148,33 @@ def decode(
             source.advance(consumed)
 
 
-def _next_batch(active: list[SourceWindows], waiting: Iterator, size: int):
-    """The next window of every active source, topped up with new sources to ``size``; and
-    the :class:`SourceDone` of sources that ran out."""
+#: Sources opened ahead of the batch (per batch slot), so batch-mates can be picked by context.
+LOOKAHEAD = 1
+#: Batches a waiting source may be passed over before it is taken whatever its context.
+MAX_PASSED_OVER = 2
+
+
+@dataclass
+class _Ready:
+    """A source opened ahead of its turn: its first window and the context it is encoded with."""
+
+    source: SourceWindows
+    window: Chunk
+    frames: int
+    passed_over: int = 0
+
+
+def _next_batch(active: list[SourceWindows], waiting: Iterator, ready: list[_Ready], options):
+    """The next window of every active source, topped up to ``batch_size`` with sources opened
+    ahead (``ready``), preferring those whose window gets the same encoder context as the
+    batch's; and the :class:`SourceDone` of sources that ran out.
+
+    Why choose: windows are decoded in groups of one context (:func:`_decode_windows`), so a
+    batch of mixed lengths would split into small passes (a folder of 5-15 s clips falls in
+    three). Picking from a lookahead keeps the passes full; a source passed over
+    :data:`MAX_PASSED_OVER` times is taken next, so none waits for ever.
+    """
+    size, full = options.batch_size, options.full_audio_context
     batch: list[tuple[SourceWindows, Chunk]] = []
     finished: list[SourceDone] = []
     for source in list(active):
@@ -159,29 +184,64 @@ def _next_batch(active: list[SourceWindows], waiting: Iterator, size: int):
             finished.append(source.done)
         else:
             batch.append((source, window))
-    while len(batch) < size:
+    _open_ahead(ready, waiting, size * (1 + LOOKAHEAD), finished, full)
+    contexts = [context_frames([window], full) for _, window in batch]
+    while len(batch) < size and ready:
+        chosen = _choose(ready, contexts)
+        ready.remove(chosen)
+        active.append(chosen.source)
+        batch.append((chosen.source, chosen.window))
+        contexts.append(chosen.frames)
+        _open_ahead(ready, waiting, size * (1 + LOOKAHEAD), finished, full)
+    if len(batch) == size:
+        for entry in ready:
+            entry.passed_over += 1
+    return batch, finished
+
+
+def _open_ahead(ready: list[_Ready], waiting: Iterator, count: int, finished, full) -> None:
+    """Open waiting sources until ``count`` are ready (a source with no speech finishes here)."""
+    while len(ready) < count:
         items = next(waiting, None)
         if items is None:
-            break
+            return
         source = SourceWindows(items)
         window = source.window()
         if window is None:
             finished.append(source.done)
         else:
-            active.append(source)
-            batch.append((source, window))
-    return batch, finished
+            ready.append(_Ready(source, window, context_frames([window], full)))
+
+
+def _choose(ready: list[_Ready], contexts: list[int]) -> _Ready:
+    """The ready source to batch next: one passed over too often, else the first whose context
+    is the batch's commonest (or, for an empty batch, the commonest among the ready)."""
+    for entry in ready:
+        if entry.passed_over >= MAX_PASSED_OVER:
+            return entry
+    pool = contexts or [entry.frames for entry in ready]
+    wanted = max(pool, key=pool.count)  # ties: the earliest
+    return next((entry for entry in ready if entry.frames == wanted), ready[0])
 
 
 def _decode_windows(engine, windows, options, context, spoken) -> list[tuple[Decoded, float]]:
     """Decode windows in groups of equal prompt length (CTranslate2's batched decoder needs
-    that): with ``condition_on_previous_text`` each source is prompted with its own earlier text,
-    as Whisper does; without it, every prompt is the same and the batch is one group."""
+    that) and equal encoder context: with ``condition_on_previous_text`` each source is prompted
+    with its own earlier text, as Whisper does; without it, every prompt is the same.
+
+    Why the context too: the encoder reads as many frames as the group's longest window needs
+    (:func:`context_frames`), so a short clip batched with a long file was read with more
+    padding and could be worded differently ("milk and eggs" became "milk and then" beside a
+    16 s file); a file's words then depended on its batch-mates, and a resumed folder run, a
+    Ray run or a server batch could word it differently. Grouped by the context each window
+    would get alone, a window reads the same in any batch (a window cut at a language change
+    is encoded again with its group, the one case left)."""
     tokenizer = tokenizer_for(engine, options.language or "en", options.task)
     previous = [_previous_tokens(w, tokenizer, options, context) for w in windows]
-    groups: dict[int, list[int]] = {}
-    for index, tokens in enumerate(previous):
-        groups.setdefault(len(tokens), []).append(index)
+    groups: dict[tuple[int, int], list[int]] = {}
+    for index, (tokens, window) in enumerate(zip(previous, windows, strict=True)):
+        frames = context_frames([window], options.full_audio_context)
+        groups.setdefault((len(tokens), frames), []).append(index)
     results: list = [None] * len(windows)
     for indices in groups.values():
         group = [windows[i] for i in indices]
