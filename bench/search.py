@@ -6,8 +6,9 @@ every ANN index look broken) are written in batches of 100k with ``table.add`` t
 with the photo columns (path, width, height, size, mtime, taken_at, camera). Then, through
 ``polymodal.search.ann``: the index build (``refresh_index``); unfiltered and filtered (a
 ``camera`` filter keeping ~10 % of rows, prefiltered) queries, k=10, one at a time, p50/p95 and
-recall@10 against exact numpy search over the same rows (through LanceDB's sync API as the
-collection queries, and unfiltered through its async API too); a text query end to end (a
+recall@10 against exact numpy search over the same rows (through the collection's query path,
+``polymodal.search.query``: LanceDB's async API; also with the columns a collection search
+reads, and through the sync API for comparison); a text query end to end (a
 real-size ViT-B/32 text tower with random weights, then the search); a sweep of probe settings;
 and LanceDB's flat scan against the index at small sizes, which ``ANN_MIN_ROWS`` is chosen from.
 The baseline is numpy brute force over the matrix in memory, one query at a time; ``ratio`` =
@@ -52,6 +53,7 @@ CAMERAS = (
 )
 FILTER_CAMERA = CAMERAS[0]
 WHERE = f"camera = '{FILTER_CAMERA}'"
+HIT_COLUMNS = ("path", "width", "height", "vector", "_distance")
 SIZES = ((6000, 4000), (4032, 3024), (5472, 3648), (4000, 3000), (3024, 4032))
 
 
@@ -142,32 +144,52 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
     return {"p50_ms": float(np.median(ms)), "p95_ms": float(np.percentile(ms, 95))}
 
 
-def run_queries(table, queries, truth, rows: int, *, where=None, plan=None, rounds: int = 1):
+def run_queries(
+    table,
+    queries,
+    truth,
+    rows: int,
+    *,
+    where=None,
+    plan=None,
+    rounds: int = 1,
+    uri: str | None = None,
+    columns=("path", "_distance"),
+    limit: int = K,
+):
     """Latency percentiles and recall@10 of ``queries`` one at a time through the tuning.
 
-    ``plan`` None tunes with :func:`ann.tune_query` (what the collection does); a plan tunes
-    with that plan instead (the sweep and the other index types). With ``rounds`` > 1 the
+    With ``uri`` the queries go the collection's way (``polymodal.search.query.nearest``: the
+    async API, tuned by :func:`ann.tune_query`); without it through LanceDB's sync builder,
+    where ``plan`` None tunes as the collection does and a plan tunes with that plan instead
+    (the sweep, the flat scans and the other index types). With ``rounds`` > 1 the
     queries run that many times and the least disturbed round (lowest p50) is reported, as
     every rate in ``bench/vision.py`` is: the slow spells of a shared machine are not the
     index's.
     """
     from polymodal.search import ann
+    from polymodal.search.query import nearest
 
     best: dict = {}
     for _ in range(rounds):
         times, recalls = [], []
         for vector, expected in zip(queries, truth, strict=True):
             start = time.perf_counter()
-            query = table.search(vector).metric("cosine").select(["path", "_distance"]).limit(K)
-            if where:
-                query = query.where(where, prefilter=True)
-            if plan is None:
-                query = ann.tune_query(query, rows, filtered=where is not None)
-            else:
-                query = plan.tune(query, filtered=where is not None)
-            found = query.to_arrow()
+            if uri is not None:  # the collection's own query path (async API, one hop)
+                found = nearest(
+                    uri, "photos", vector, columns=columns, limit=limit, rows=rows, where=where
+                )
+            else:  # LanceDB's sync builder, tuned by ``plan`` (or as the collection tunes)
+                query = table.search(vector).metric("cosine").select(list(columns)).limit(limit)
+                if where:
+                    query = query.where(where, prefilter=True)
+                if plan is None:
+                    query = ann.tune_query(query, rows, filtered=where is not None)
+                else:
+                    query = plan.tune(query, filtered=where is not None)
+                found = query.to_arrow()
             times.append(time.perf_counter() - start)
-            got = {row_id(p) for p in found.column("path").to_pylist()}
+            got = {row_id(p) for p in found.column("path").to_pylist()[:K]}
             recalls.append(len(got & set(expected.tolist())) / K)
         result = {**percentiles(times), "recall_at_10": float(np.mean(recalls))}
         rounds_p50 = [*best.get("round_p50_ms", []), result["p50_ms"]]
@@ -176,36 +198,6 @@ def run_queries(table, queries, truth, rows: int, *, where=None, plan=None, roun
         if rounds > 1:
             best["round_p50_ms"] = rounds_p50
     return best
-
-
-def async_queries(uri: str, queries, truth, rows: int) -> dict:
-    """The same queries through LanceDB's async API (one event-loop hop instead of several)."""
-    import asyncio
-
-    import lancedb
-
-    from polymodal.search import ann
-
-    async def run() -> dict:
-        table = await (await lancedb.connect_async(uri)).open_table("photos")
-
-        async def one(vector):
-            query = table.query().nearest_to(vector).distance_type("cosine")
-            query = query.select(["path", "_distance"]).limit(K)
-            return await ann.tune_query(query, rows, filtered=False).to_arrow()
-
-        for vector in queries:  # warm-up pass
-            await one(vector)
-        times, recalls = [], []
-        for vector, expected in zip(queries, truth, strict=True):
-            start = time.perf_counter()
-            found = await one(vector)
-            times.append(time.perf_counter() - start)
-            got = {row_id(p) for p in found.column("path").to_pylist()}
-            recalls.append(len(got & set(expected.tolist())) / K)
-        return {**percentiles(times), "recall_at_10": float(np.mean(recalls))}
-
-    return asyncio.run(run())
 
 
 def numpy_baseline(matrix: np.ndarray, queries: np.ndarray) -> dict[str, float]:
@@ -255,13 +247,13 @@ class _NoTuning:
 NO_TUNING = _NoTuning()
 
 
-def text_queries(table, rows: int, model_dir: Path, count: int, rounds: int) -> dict:
+def text_queries(uri: str, rows: int, model_dir: Path, count: int, rounds: int) -> dict:
     """Words to hits: the text tower (real size, random weights, no cache) plus the search.
 
     Every call embeds a different text (``encode_texts`` on the encoder never caches); the
     least disturbed of ``rounds`` rounds is reported.
     """
-    from polymodal.search import ann
+    from polymodal.search.query import nearest
     from polymodal.vision import get_encoder
 
     encoder = get_encoder(str(model_dir))
@@ -275,8 +267,7 @@ def text_queries(table, rows: int, model_dir: Path, count: int, rounds: int) -> 
             start = time.perf_counter()
             vector = encoder.encode_texts([text])[0]
             encoded = time.perf_counter()
-            query = table.search(vector).metric("cosine").select(["path", "_distance"]).limit(K)
-            ann.tune_query(query, rows, filtered=False).to_arrow()
+            nearest(uri, "photos", vector, columns=["path", "_distance"], limit=K, rows=rows)
             total_times.append(time.perf_counter() - start)
             encode_times.append(encoded - start)
         result = {
@@ -369,6 +360,7 @@ def main(argv: list[str] | None = None) -> dict:
     import lancedb
 
     from polymodal.search import ann
+    from polymodal.search.collection import candidates
     from polymodal.vision.synthetic import save_random_clip
 
     model_dir = args.workdir / "clip-vit-b32-random"
@@ -388,16 +380,27 @@ def main(argv: list[str] | None = None) -> dict:
         # Steady state, as a collection is searched long after its ingest: the fresh files'
         # write-back done, and the index in LanceDB's cache (one untimed pass).
         os.sync()
-        run_queries(table, queries, truth, rows)
-        ours = run_queries(table, queries, truth, rows, rounds=args.rounds)
-        ours["async_api"] = async_queries(tmp, queries, truth, rows)
+        run_queries(table, queries, truth, rows, uri=tmp)
+        ours = run_queries(table, queries, truth, rows, rounds=args.rounds, uri=tmp)
+        # What Collection.search reads for k=10: the candidates' vectors and photo columns too.
+        ours["collection_columns"] = run_queries(
+            table,
+            queries,
+            truth,
+            rows,
+            rounds=args.rounds,
+            uri=tmp,
+            columns=HIT_COLUMNS,
+            limit=candidates(K),
+        )
+        ours["sync_api"] = run_queries(table, queries, truth, rows, rounds=args.rounds)
         allowed = camera_rows(table)
         filtered_truth = allowed[exact_top(matrix[allowed], queries)]
         ours["filtered"] = run_queries(
-            table, queries, filtered_truth, rows, where=WHERE, rounds=args.rounds
+            table, queries, filtered_truth, rows, where=WHERE, rounds=args.rounds, uri=tmp
         )
         ours["filtered"]["fraction_of_rows"] = len(allowed) / rows
-        ours.update(text_queries(table, rows, model_dir, args.text_queries, args.rounds))
+        ours.update(text_queries(tmp, rows, model_dir, args.text_queries, args.rounds))
         sweep = {}
         if plan is not None:
             for nprobes, refine in ((plan.nprobes, None), (10, 2), (30, 2), (40, 2)):

@@ -25,6 +25,7 @@ from polymodal.errors import BadInputError, require
 from polymodal.progress import CancelToken, ProgressCallback, Reporter
 from polymodal.search import ann, distributed, filters, ingest, relevance
 from polymodal.search.lock import is_local, writer_lock
+from polymodal.search.query import nearest
 from polymodal.search.records import CollectionStats, Hit, IndexReport, SearchResult
 from polymodal.search.schema import (
     MIGRATIONS,
@@ -48,6 +49,15 @@ _HIT_COLUMNS = [
     "vector",
     "_distance",
 ]
+
+
+def candidates(k: int) -> int:
+    """Nearest rows fetched for ``k`` hits: the confidence is judged on each (a high score can
+    still lose to the background), so a few more than ``k`` are read; each costs a full vector
+    read, about as much as the whole search for 100 of them (16 ms against 10 on 100k rows)."""
+    return max(2 * k, 20)
+
+
 #: Images sampled to find a collection's centroid (the background for search by example).
 _CENTROID_SAMPLE = 2048
 _centroids: dict[tuple[str, str, int], np.ndarray] = {}
@@ -86,7 +96,19 @@ def list_collections(db: str | os.PathLike[str] | None = None) -> list[str]:
     uri = _db_uri(db)
     if is_local(uri) and not Path(uri).is_dir():
         return []
-    return sorted(_connect(uri).table_names())
+    return sorted(_table_names(_connect(uri)))
+
+
+def _table_names(connection: Any) -> list[str]:
+    """Every table's name, page by page (``list_tables`` pages; ``table_names`` is deprecated)."""
+    names: list[str] = []
+    token = None
+    while True:
+        page = connection.list_tables(page_token=token)
+        names.extend(page.tables)
+        token = page.page_token
+        if not token:
+            return names
 
 
 def _connect(uri: str) -> Any:
@@ -133,7 +155,7 @@ class Collection:
     def exists(self) -> bool:
         if is_local(self.uri) and not Path(self.uri).is_dir():
             return False
-        return self.name in self._db().table_names()
+        return self.name in _table_names(self._db())
 
     def _table(self) -> Any:
         return self._opened()[0]
@@ -332,17 +354,17 @@ class Collection:
         min_score: float | None,
     ) -> SearchResult:
         rows = table.count_rows()
-        builder = (
-            table.search(query.astype(np.float32), vector_column_name="vector")
-            .metric("cosine")
-            .select(_HIT_COLUMNS)
-            .limit(max(4 * k, 100))
-        )
-        if expression:
-            builder = builder.where(expression, prefilter=True)
         matching = table.count_rows(expression) if expression and rows >= ann.ANN_MIN_ROWS else None
-        found = ann.tune_query(builder, rows, filtered=bool(expression), matching=matching)
-        found = found.to_arrow()
+        found = nearest(
+            self.uri,
+            self.name,
+            query,
+            columns=_HIT_COLUMNS,
+            limit=candidates(k),
+            rows=rows,
+            where=expression,
+            matching=matching,
+        )
         vectors = ingest.vector_matrix(found.column("vector"))
         scores = 1.0 - np.asarray(found.column("_distance").to_pylist(), dtype=np.float32)
         sure = relevance.confidences(query, vectors, backdrop, self.encoder().logit_scale)
