@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from datetime import datetime
@@ -237,3 +238,28 @@ def _vector_of(collection: Collection, path) -> np.ndarray:
 
 def stored_paths(collection: Collection) -> list[str]:
     return sorted(ingest.stored_rows(collection._table()))
+
+
+def test_a_search_sees_each_new_batch_and_works_in_a_forked_child(
+    photo_dir, counting_encoder, tmp_path
+):
+    """Queries run on a loop thread of their own (``search.query``): a search right after an
+    add sees the new rows, and a forked worker (threads don't survive a fork) still searches."""
+    collection = Collection("photos", db=tmp_path / "db", model=counting_encoder)
+    collection.add([photo_dir / "red.png"])
+    assert collection.search(image=photo_dir / "red.png", k=5, min_score=0).considered == 1
+    collection.add(photo_dir)
+    expected = collection.search(image=photo_dir / "rocket.png", k=3)
+    assert expected.considered == 6
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        signal.alarm(60)  # a query loop lost in the fork would hang: fail instead
+        hits = collection.search(image=photo_dir / "rocket.png", k=3).hits
+        os.write(write, "\n".join(h.path for h in hits).encode())
+        os._exit(0)
+    os.close(write)
+    _, status = os.waitpid(child, 0)
+    with os.fdopen(read) as pipe:
+        assert pipe.read().split("\n") == [h.path for h in expected.hits]
+    assert status == 0
