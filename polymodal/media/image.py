@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
@@ -255,7 +256,7 @@ def read_header(path: str | os.PathLike[str]) -> ImageHeader:
     _check_file(path)
     try:
         with _open(path) as image:
-            exif = image.getexif()
+            exif = _header_exif(image)
             width, height = image.size
     except BadInputError:
         raise
@@ -271,6 +272,17 @@ def read_header(path: str | os.PathLike[str]) -> ImageHeader:
         camera_make=_exif_text(exif.get(_MAKE)),
         camera_model=_exif_text(exif.get(_MODEL)),
     )
+
+
+def _header_exif(image: Any) -> Any:
+    """The EXIF found in the header. Why not plain ``getexif()``: on a PNG without an eXIf
+    chunk before its pixels, Pillow decodes the whole image looking for one after them
+    (272 ms against 0.23 ms for a 12 MP PNG); an eXIf after the pixels is rare, and skipped."""
+    from PIL import Image
+
+    if image.format == "PNG" and "exif" not in image.info:
+        return Image.Exif()
+    return image.getexif()
 
 
 def _exif_time(value: object) -> datetime | None:
