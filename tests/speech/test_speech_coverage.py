@@ -118,6 +118,17 @@ def test_quiet_far_field_speech_is_heard():
 
 
 @needs_data
+@pytest.mark.slow
+def test_a_sentence_stretched_over_skipped_speech_does_not_hide_it(base):
+    """AMI trn07: Whisper's timestamps stretched its one sentence over 8-30 s, so no heard
+    speech looked uncovered and 9 words came out where plain faster-whisper gives 24 (all
+    inside the reference turns). Bounded by its words, the skipped speech is decoded again."""
+    transcript = base.transcribe(DATA / "ami" / "trn07.wav")
+    assert len(transcript.text.split()) >= 15, transcript.text
+    assert all(s.end - s.start < 15 for s in transcript.segments), transcript.segments
+
+
+@needs_data
 def test_a_quiet_voice_between_loud_ones_is_heard():
     """FLEURS en_004 at -67 dBFS between two LibriSpeech utterances: without levelling Silero
     hears almost none of it; levelled, nearly all."""
