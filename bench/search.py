@@ -52,7 +52,7 @@ CAMERAS = (
     "samsung SM-S911B",
 )
 FILTER_CAMERA = CAMERAS[0]
-WHERE = f"camera = '{FILTER_CAMERA}'"
+WHERE = f"camera_model = '{FILTER_CAMERA}'"
 HIT_COLUMNS = ("path", "width", "height", "vector", "_distance")
 SIZES = ((6000, 4000), (4032, 3024), (5472, 3648), (4000, 3000), (3024, 4032))
 
@@ -107,7 +107,7 @@ def metadata(start: int, count: int, rng: np.random.Generator) -> dict:
         "size": pa.array(rng.integers(1_500_000, 12_000_000, count), pa.int64()),
         "mtime": pa.array(mtime, pa.float64()),
         "taken_at": pa.array(taken.astype(np.int64), pa.timestamp("us"), mask=taken_mask),
-        "camera": pa.array(np.array(CAMERAS)[camera_index], pa.string(), mask=camera_mask),
+        "camera_model": pa.array(np.array(CAMERAS)[camera_index], pa.string(), mask=camera_mask),
     }
 
 
@@ -298,9 +298,9 @@ def ingest(db, model: Embeddings, rows: int) -> tuple[object, np.ndarray, float]
 
 
 def camera_rows(table) -> np.ndarray:
-    column = table.search().select(["path", "camera"]).limit(None).to_arrow()
+    column = table.search().select(["path", "camera_model"]).limit(None).to_arrow()
     paths = np.array([row_id(p) for p in column.column("path").to_pylist()])
-    cameras = np.array(column.column("camera").to_pylist(), dtype=object)
+    cameras = np.array(column.column("camera_model").to_pylist(), dtype=object)
     return np.sort(paths[cameras == FILTER_CAMERA])
 
 

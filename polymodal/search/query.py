@@ -7,6 +7,8 @@ cost as much as the search. On a 10-row table its floor was 3.6 ms against the a
 machine) 10.6 ms against 6.8 ms for the same rows. So a query is one coroutine, submitted to
 a loop that runs in a daemon thread for the life of the process (one hop there and back).
 Writes, counts and schema reads stay on the sync API: they are not on a search's hot path.
+The async table is held once opened, checking for a newer version on every read, so a search
+sees each committed batch; a table dropped and made again is opened anew.
 
 The loop and the async connections belong to the process that made them: a forked child (a
 Ray or multiprocessing worker) makes its own, since threads do not survive a fork.
@@ -18,6 +20,7 @@ import asyncio
 import os
 import threading
 from collections.abc import Coroutine, Sequence
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -27,6 +30,8 @@ from polymodal.search import ann
 _guard = threading.Lock()
 _loop: tuple[int, asyncio.AbstractEventLoop] | None = None
 _connections: dict[tuple[int, str], Any] = {}
+_tables: dict[tuple[int, str, str], Any] = {}
+_ALWAYS = timedelta(0)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop:
@@ -38,6 +43,7 @@ def _running_loop() -> asyncio.AbstractEventLoop:
             threading.Thread(target=loop.run_forever, name="polymodal-lancedb", daemon=True).start()
             _loop = (os.getpid(), loop)
             _connections.clear()
+            _tables.clear()
         return _loop[1]
 
 
@@ -51,8 +57,18 @@ async def _connection(uri: str) -> Any:
 
     key = (os.getpid(), uri)
     if key not in _connections:
-        _connections[key] = await lancedb.connect_async(uri)
+        # Every read checks for a newer version (a manifest look-up), so a held table sees
+        # each committed batch at once: cheaper than opening it per query (7.5 against 8.3 ms
+        # a query on 1M rows).
+        _connections[key] = await lancedb.connect_async(uri, read_consistency_interval=_ALWAYS)
     return _connections[key]
+
+
+async def _table(uri: str, name: str, *, fresh: bool = False) -> Any:
+    key = (os.getpid(), uri, name)
+    if fresh or key not in _tables:
+        _tables[key] = await (await _connection(uri)).open_table(name)
+    return _tables[key]
 
 
 async def _nearest(
@@ -65,8 +81,22 @@ async def _nearest(
     rows: int,
     matching: int | None,
 ) -> Any:
-    # Opened per query (about as cheap as the hop) so a search sees every committed batch.
-    table = await (await _connection(uri)).open_table(name)
+    try:
+        return await _query(await _table(uri, name), vector, columns, limit, where, rows, matching)
+    except Exception:  # dropped and made again since it was opened: open it anew, once
+        table = await _table(uri, name, fresh=True)
+        return await _query(table, vector, columns, limit, where, rows, matching)
+
+
+async def _query(
+    table: Any,
+    vector: np.ndarray,
+    columns: Sequence[str],
+    limit: int,
+    where: str | None,
+    rows: int,
+    matching: int | None,
+) -> Any:
     query = (
         table.query()
         .nearest_to(np.asarray(vector, dtype=np.float32))

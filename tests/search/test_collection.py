@@ -263,3 +263,19 @@ def test_a_search_sees_each_new_batch_and_works_in_a_forked_child(
     with os.fdopen(read) as pipe:
         assert pipe.read().split("\n") == [h.path for h in expected.hits]
     assert status == 0
+
+
+def test_a_collection_dropped_and_made_again_is_searched_anew(
+    photo_dir, counting_encoder, tmp_path
+):
+    import lancedb
+
+    collection = Collection("photos", db=tmp_path / "db", model=counting_encoder)
+    collection.add(photo_dir)
+    assert collection.search(image=photo_dir / "red.png", k=10, min_score=0).considered == 6
+    lancedb.connect(str(tmp_path / "db")).drop_table("photos")
+    again = Collection("photos", db=tmp_path / "db", model=counting_encoder)
+    again.add([photo_dir / "red.png", photo_dir / "rocket.png"])
+    result = again.search(image=photo_dir / "red.png", k=10, min_score=0)
+    assert result.considered == 2
+    assert result.hits[0].path == str((photo_dir / "red.png").resolve())
