@@ -23,6 +23,7 @@ _EXPORTS: dict[str, str] = {
     "load_model": "polymodal.catalog",
     "unload_models": "polymodal.catalog",
     "resident_models": "polymodal.catalog",
+    "default_model": "polymodal.catalog",
     "PolymodalError": "polymodal.errors",
     "BadInputError": "polymodal.errors",
     "ModelUnavailableError": "polymodal.errors",
@@ -57,7 +58,14 @@ _EXPORTS: dict[str, str] = {
     "readable_transcript": "polymodal.speech",
     "language_name": "polymodal.speech.language_names",
     "probe_audio": "polymodal.media.audio",
+    "load_image": "polymodal.media.image",
+    "read_image_header": "polymodal.media.image",
+    "MAX_IMAGE_PIXELS": "polymodal.media.image",
+    "write_atomic": "polymodal.media.files",
     "RayTranscriber": "polymodal.speech.distributed",
+    "LiveSession": "polymodal.speech.live",
+    "LiveOptions": "polymodal.speech.live",
+    "LiveEvent": "polymodal.speech.live",
     # vision
     "embed_images": "polymodal.vision",
     "iter_image_batches": "polymodal.vision",
@@ -89,6 +97,24 @@ _EXPORTS: dict[str, str] = {
     "classify": "polymodal.tasks",
     "count_objects": "polymodal.tasks",
     "diagnose": "polymodal.tasks",
+    # generation (Stable Diffusion)
+    "generate": "polymodal.diffusion",
+    "iter_generate": "polymodal.diffusion",
+    "GenerateOptions": "polymodal.diffusion",
+    "Generation": "polymodal.diffusion",
+    "GeneratedImage": "polymodal.diffusion",
+    "DEFAULT_NEGATIVE": "polymodal.diffusion",
+    "scheduler_names": "polymodal.diffusion",
+    "save_images": "polymodal.diffusion",
+    "save_image": "polymodal.diffusion",
+    "output_paths": "polymodal.diffusion",
+    "parse_size": "polymodal.diffusion",
+    "parse_lora": "polymodal.diffusion",
+    "LoraWeight": "polymodal.diffusion",
+    "control_request": "polymodal.diffusion",
+    "canny_edges": "polymodal.diffusion",
+    "read_parameters": "polymodal.diffusion",
+    "options_from_image": "polymodal.diffusion",
 }
 
 _RENAMED = {
@@ -97,6 +123,10 @@ _RENAMED = {
     "unload_models": "unload",
     "resident_models": "resident",
     "probe_audio": "probe_duration",
+    "scheduler_names": "known_names",
+    "canny_edges": "canny",
+    "read_image_header": "read_header",
+    "MAX_IMAGE_PIXELS": "DEFAULT_MAX_PIXELS",
 }
 
 

@@ -63,11 +63,38 @@ def _hf_cached(ref: str) -> Path | None:
         return None
 
 
-def _hf_download(ref: str) -> Path:
+#: What a download fetches of a repository, per family (``None``: all of it). A Stable
+#: Diffusion repository also holds the original checkpoints (``v1-5-pruned.ckpt``, 7.7 GB and
+#: two 4 GB single files beside the diffusers folders), fp16 and non-EMA variants and .bin
+#: duplicates; the pipeline reads only each component's config and fp32 safetensors.
+DOWNLOAD_PATTERNS: dict[str, list[str] | None] = {
+    "diffusion": [
+        "model_index.json",
+        "*/config.json",
+        "*/*_config.json",
+        "*/*.txt",
+        "tokenizer*/*",
+        "*/diffusion_pytorch_model.safetensors",
+        "*/model.safetensors",
+    ],
+    "controlnet": ["config.json", "diffusion_pytorch_model.safetensors"],
+}
+#: Never fetched: the safety checker is not loaded (screening is the vision room's, 1.2 GB).
+DOWNLOAD_IGNORED: dict[str, list[str]] = {"diffusion": ["safety_checker/*"]}
+
+
+def _hf_download(ref: str, family: str) -> Path:
     from huggingface_hub import snapshot_download
 
     repo_id, revision = hf_ref(ref)
-    return Path(snapshot_download(repo_id, revision=revision))
+    return Path(
+        snapshot_download(
+            repo_id,
+            revision=revision,
+            allow_patterns=DOWNLOAD_PATTERNS.get(family),
+            ignore_patterns=DOWNLOAD_IGNORED.get(family),
+        )
+    )
 
 
 def locate(spec: ModelSpec) -> tuple[Path | None, str]:
@@ -125,7 +152,7 @@ def resolve(name_or_path: str | os.PathLike[str] | None, family: str) -> Resolve
     path, note = locate(spec)
     if path is None and spec.source.startswith("hf:") and settings().allow_download:
         try:
-            path = _hf_download(spec.source.removeprefix("hf:"))
+            path = _hf_download(spec.source.removeprefix("hf:"), spec.family)
         except Exception as exc:
             note = f"{note} (download failed: {type(exc).__name__})"
     if path is None:

@@ -51,7 +51,8 @@ Key = tuple[str, str, tuple[tuple[str, Any], ...]]
 @dataclass(frozen=True)
 class ResidentModel:
     """A model the cache holds now. ``memory_from`` says where ``memory_mb`` came from
-    (``loader``, ``measured``, ``catalogue`` or ``disk``); ``last_used`` is a Unix time."""
+    (``loader``, ``measured``, ``catalogue`` or ``disk``); ``last_used`` is a Unix time;
+    ``load_seconds`` is how long its loader ran (what the first caller waited)."""
 
     name: str
     family: str
@@ -60,6 +61,7 @@ class ResidentModel:
     memory_mb: float
     memory_from: str
     last_used: float
+    load_seconds: float = 0.0
 
 
 @dataclass
@@ -232,9 +234,9 @@ def _build(
         estimate = resolved.spec.memory_mb or locate.on_disk_mb(resolved.path)
         _CACHE.reserve(key, estimate, budget)
         try:
-            before = _rss_mb()
+            before, started = _rss_mb(), time.monotonic()
             model = loader(resolved, **options)
-            after = _rss_mb()
+            after, seconds = _rss_mb(), time.monotonic() - started
         finally:
             alone = _CACHE.release(key)
         grown = after - before if alone and before is not None and after is not None else None
@@ -247,6 +249,7 @@ def _build(
             memory_mb=round(memory_mb, 1),
             memory_from=memory_from,
             last_used=time.time(),
+            load_seconds=round(seconds, 3),
         )
         return _Entry(model, record)
 

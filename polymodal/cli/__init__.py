@@ -6,7 +6,7 @@ import importlib
 
 from polymodal.cli.app import app
 
-_COMMAND_MODULES = ("models", "speech", "embed", "vision", "advisor", "search", "serve")
+_COMMAND_MODULES = ("models", "speech", "embed", "vision", "advisor", "search", "serve", "generate")
 
 
 def _register() -> None:

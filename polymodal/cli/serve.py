@@ -15,7 +15,13 @@ import typer
 from polymodal.cli.app import FLAG_FOR_PARAM, app, err_console, guarded
 from polymodal.errors import require
 
-FLAG_FOR_PARAM.update({"max_audio_bytes": "--max-upload-mb", "max_json_bytes": "--max-json-mb"})
+FLAG_FOR_PARAM.update(
+    {
+        "max_audio_bytes": "--max-upload-mb",
+        "max_json_bytes": "--max-json-mb",
+        "request_timeout_s": "--request-timeout",
+    }
+)
 
 _opt = typer.Option
 
@@ -37,12 +43,20 @@ def serve_command(
     clip_model: Annotated[
         str | None, _opt("--clip-model", help="CLIP behind the embedding names: name or folder.")
     ] = None,
+    diffusion_model: Annotated[
+        str | None,
+        _opt("--diffusion-model", help="Stable Diffusion behind the image names: name or path."),
+    ] = None,
     max_upload_mb: Annotated[
         float, _opt("--max-upload-mb", min=0.001, help="Largest audio upload, in MB.")
     ] = 25.0,
     max_json_mb: Annotated[
         float, _opt("--max-json-mb", min=0.001, help="Largest JSON request, in MB.")
     ] = 8.0,
+    request_timeout: Annotated[
+        float,
+        _opt("--request-timeout", min=0.001, help="Seconds a request may run before a 504."),
+    ] = 600.0,
 ) -> None:
     """Serve Whisper and CLIP behind OpenAI's API (point any OpenAI client at /v1)."""
     require("fastapi", "server")
@@ -56,8 +70,10 @@ def serve_command(
         api_key=api_key,
         whisper_model=whisper_model,
         clip_model=clip_model,
+        diffusion_model=diffusion_model,
         max_audio_bytes=int(max_upload_mb * MB),
         max_json_bytes=int(max_json_mb * MB),
+        request_timeout_s=request_timeout,
     ).checked()
     application = create_app(settings)
     key_note = "an API key" if settings.api_key else "no API key (loopback only)"

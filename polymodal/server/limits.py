@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from polymodal.errors import TooLargeError
@@ -62,7 +62,12 @@ class FamilyPool:
 
     async def run(self, function: Callable[..., T], /, *args: Any) -> T:
         """``function(*args)`` on one of this family's threads, awaited without blocking."""
-        return await asyncio.wrap_future(self._executor.submit(function, *args))
+        return await asyncio.wrap_future(self.submit(function, *args))
+
+    def submit(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        """``function(*args, **kwargs)`` queued for this family's threads; the future lets a
+        caller cancel it before it starts (:mod:`~polymodal.server.watch`)."""
+        return self._executor.submit(function, *args, **kwargs)
 
     def shutdown(self) -> None:
         """Finish the work in flight, then stop the threads (server shutdown drains)."""

@@ -4,6 +4,11 @@ Checked as ``Authorization: Bearer <key>`` (what the official client sends from 
 ``api_key``), in constant time (:func:`hmac.compare_digest`), before the request's body is
 read, so a caller without the key cannot make the server spool an upload. ``GET /healthz``
 stays open because liveness probes carry no key; it says nothing but "ok".
+
+WebSockets (``/v1/realtime``) are checked before the upgrade too: the header, or the key as
+browsers must send it, in the subprotocol ``openai-insecure-api-key.<key>`` (what OpenAI's
+realtime clients send where no header can be set). A refused upgrade is answered 401 in
+OpenAI's shape where the server can send a response (uvicorn can), else closed (403).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 from polymodal.server.errors import UnauthorizedError, error_response
 
 OPEN_ROUTES = frozenset({("GET", "/healthz"), ("HEAD", "/healthz")})
+KEY_SUBPROTOCOL = "openai-insecure-api-key."
 
 
 class BearerAuth:
@@ -25,6 +31,13 @@ class BearerAuth:
         self._key = api_key.encode()
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] == "websocket":
+            error = self._refusal(_header(scope, b"authorization") or _subprotocol_key(scope))
+            if error is not None:
+                await _refuse_upgrade(error, scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
         if scope["type"] != "http" or (scope["method"], scope["path"]) in OPEN_ROUTES:
             await self.app(scope, receive, send)
             return
@@ -50,3 +63,27 @@ def _header(scope: dict, name: bytes) -> bytes | None:
         if key == name:
             return value
     return None
+
+
+def _subprotocol_key(scope: dict) -> bytes | None:
+    """The key a browser sends as a WebSocket subprotocol, as a bearer header."""
+    for offered in scope.get("subprotocols") or ():
+        if offered.startswith(KEY_SUBPROTOCOL):
+            return b"Bearer " + offered[len(KEY_SUBPROTOCOL) :].encode()
+    return None
+
+
+async def _refuse_upgrade(error: UnauthorizedError, scope: dict, receive, send) -> None:
+    """Refuse a WebSocket before accepting it: a 401 with OpenAI's body where the server
+    offers the denial-response extension, else a close (which servers answer with 403)."""
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return
+    if "websocket.http.response" not in (scope.get("extensions") or {}):
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    response = error_response(error)
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
+    start = {"type": "websocket.http.response.start", "status": response.status_code}
+    await send({**start, "headers": headers})
+    await send({"type": "websocket.http.response.body", "body": response.body})

@@ -11,16 +11,32 @@ import ipaddress
 import os
 from dataclasses import dataclass, replace
 
+from polymodal.config import pick_device
 from polymodal.errors import BadInputError
 
 #: OpenAI's speech model names; each is answered by the configured default Whisper model.
-WHISPER_ALIASES = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe")
+WHISPER_ALIASES = (
+    "whisper-1",
+    "gpt-4o-transcribe",
+    "gpt-4o-mini-transcribe",
+    "gpt-4o-transcribe-diarize",
+)
 #: OpenAI's embedding model names (and ``clip``); each is answered by the default CLIP model.
 CLIP_ALIASES = (
     "text-embedding-3-small",
     "text-embedding-3-large",
     "text-embedding-ada-002",
     "clip",
+)
+#: OpenAI's image model names; each is answered by the configured default diffusion model.
+DIFFUSION_ALIASES = (
+    "dall-e-2",
+    "dall-e-3",
+    "gpt-image-1",
+    "gpt-image-1-mini",
+    "gpt-image-1.5",
+    "gpt-image-2",
+    "chatgpt-image-latest",
 )
 
 MB = 1024 * 1024
@@ -59,12 +75,48 @@ class ServerSettings:
     the library's default, ``POLYMODAL_WHISPER_MODEL``)."""
     clip_model: str | None = None
     """The CLIP model OpenAI's embedding names map to (``None``: ``POLYMODAL_CLIP_MODEL``)."""
+    diffusion_model: str | None = None
+    """The Stable Diffusion model OpenAI's image names map to: a catalogue name, a diffusers
+    folder or a checkpoint file (``None``: the catalogue's default diffusion model)."""
+    detector_model: str | None = None
+    """The object detector ``/v1/polymodal/count`` uses: a catalogue name or a DETR folder
+    (``None``: the catalogue's default detector)."""
     max_audio_bytes: int = 25 * MB
     max_json_bytes: int = 8 * MB
     speech: FamilyLimits = FamilyLimits(workers=1, queue=8)
     embeddings: FamilyLimits = FamilyLimits(workers=2, queue=64)
+    generation: FamilyLimits = FamilyLimits(workers=1, queue=4)
+    """Image generation: one at a time (a denoising step already uses every core) and a short
+    queue, since each request holds its worker for seconds to minutes."""
+    batching: bool = True
+    """Dynamic batching: concurrent embedding requests share one encoder call and concurrent
+    short transcriptions share the decoder's batches (off: each request runs alone)."""
+    embedding_batch_max: int = 32
+    """Inputs in one encoder call: the towers run 32 at a time, so more only adds waiting."""
+    embedding_batch_wait_ms: float = 20.0
+    """The most a batch waits for more requests while the load brings them (never more than a
+    quarter of the last batch's run; a lone request never waits)."""
+    speech_batch_wait_ms: float = 200.0
+    """The same for transcriptions (a batch of clips decodes for seconds)."""
+    speech_batching: bool | None = None
+    """Whether short transcriptions share decoder batches when ``batching`` is on (``None``:
+    on a GPU only, where a pass's fixed cost dominates; on 2 CPU cores shared batches served
+    0.82x the requests of one at a time, ``bench/server.py``)."""
     retry_after_s: int = 2
     """What a 429 tells the client to wait before trying again (``Retry-After``)."""
+    request_timeout_s: float = 600.0
+    """How long a request's model work may run (its wait for a worker included) before it is
+    stopped and answered 504. 600 s is the official client's own default timeout: a client
+    left at its defaults has given up by then, so work past it would be wasted."""
+
+    def batches_speech(self) -> bool:
+        """Whether concurrent short transcriptions share decoder batches (see
+        ``speech_batching``)."""
+        if not self.batching:
+            return False
+        if self.speech_batching is not None:
+            return self.speech_batching
+        return pick_device() == "cuda"
 
     @classmethod
     def from_env(cls, **overrides: object) -> ServerSettings:
@@ -92,10 +144,15 @@ class ServerSettings:
             )
         if not 0 <= self.port <= 65535:
             raise BadInputError(f"The port must be 0-65535, not {self.port}.", param="port")
+        if not self.request_timeout_s > 0:
+            raise BadInputError(
+                f"The request timeout must be above 0 seconds, not {self.request_timeout_s}.",
+                param="request_timeout_s",
+            )
         for name in ("max_audio_bytes", "max_json_bytes"):
             if getattr(self, name) < 1:
                 raise BadInputError(f"The upload limit {name} must be positive.", param=name)
-        for family in (self.speech, self.embeddings):
+        for family in (self.speech, self.embeddings, self.generation):
             if family.workers < 1 or family.queue < 0:
                 raise BadInputError(
                     "A family needs at least one worker and a queue of zero or more.",

@@ -12,9 +12,24 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
+from polymodal.server.batching import Embedder, Transcriptions, speech_threads
 from polymodal.server.limits import FamilyPool
 from polymodal.server.names import ModelNames
-from polymodal.server.settings import CLIP_ALIASES, WHISPER_ALIASES, ServerSettings
+from polymodal.server.settings import (
+    CLIP_ALIASES,
+    DIFFUSION_ALIASES,
+    WHISPER_ALIASES,
+    FamilyLimits,
+    ServerSettings,
+)
+
+#: OpenAI's moderation model names; each is answered by the default CLIP model's screening.
+MODERATION_ALIASES = ("omni-moderation-latest", "text-moderation-latest", "clip")
+#: Image work (classify, moderate, dedup, count, collections): one worker, as an image batch
+#: already uses every core; a short queue, since each request may carry many images.
+IMAGE_LIMITS = FamilyLimits(workers=1, queue=16)
+#: The advisor is pure text and answers in milliseconds once its parser is loaded.
+ADVISOR_LIMITS = FamilyLimits(workers=1, queue=64)
 
 
 @dataclass
@@ -24,6 +39,13 @@ class ServerState:
     clip: ModelNames
     speech: FamilyPool
     embeddings: FamilyPool
+    moderation: ModelNames
+    images: FamilyPool
+    advisor: FamilyPool
+    diffusion: ModelNames
+    generation: FamilyPool
+    embedder: Embedder
+    transcriptions: Transcriptions
     started: int = field(default_factory=lambda: int(time.time()))
 
     @classmethod
@@ -33,13 +55,26 @@ class ServerState:
             settings=settings,
             whisper=ModelNames("whisper", settings.whisper_model, WHISPER_ALIASES),
             clip=ModelNames("clip", settings.clip_model, CLIP_ALIASES),
-            speech=FamilyPool("speech", settings.speech, retry),
+            speech=FamilyPool("speech", speech_threads(settings), retry),
             embeddings=FamilyPool("embedding", settings.embeddings, retry),
+            moderation=ModelNames("clip", settings.clip_model, MODERATION_ALIASES),
+            images=FamilyPool("image", IMAGE_LIMITS, retry),
+            advisor=FamilyPool("advisor", ADVISOR_LIMITS, retry),
+            diffusion=ModelNames("diffusion", settings.diffusion_model, DIFFUSION_ALIASES),
+            generation=FamilyPool("generation", settings.generation, retry),
+            embedder=Embedder(settings),
+            transcriptions=Transcriptions(settings),
         )
 
     def shutdown(self) -> None:
-        for pool in (self.speech, self.embeddings):
+        for pool in self.pools():
             pool.shutdown()
+        self.embedder.shutdown()  # after the pools: a speech worker may still wait on a batch
+        self.transcriptions.shutdown()
+
+    def pools(self) -> tuple[FamilyPool, ...]:
+        """Every family's pool (what shutdown drains and ``/metrics`` reports)."""
+        return (self.speech, self.embeddings, self.images, self.advisor, self.generation)
 
 
 def server_state(request: Request) -> ServerState:

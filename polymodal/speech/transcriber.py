@@ -138,6 +138,34 @@ class Transcriber:
         before the expensive part), words are timed, and the voice encoder runs beside the
         decoder on the same blocks and speech regions. Raises the input's error.
         """
+        run = self.transcribe_stream(
+            audio, options, speakers=speakers, progress=progress, cancel=cancel
+        )
+        with contextlib.closing(run):
+            for item in run:
+                if isinstance(item, Transcript):
+                    return item
+        raise AssertionError("a run over one input ends in its transcript")  # pragma: no cover
+
+    def transcribe_stream(
+        self,
+        audio: AudioInput,
+        options: DecodeOptions | None = None,
+        *,
+        speakers: SpeakerOptions | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Iterator[Segment | Transcript]:
+        """:meth:`transcribe`, yielding each :class:`Segment` as soon as its window is
+        decoded, then the whole :class:`Transcript` last (the very one :meth:`transcribe`
+        returns: labelled with ``speakers``, its segments split where voices change, with the
+        speech-coverage fields that only the end can tell).
+
+        For a caller that shows text while the rest decodes (the server's ``stream=true``).
+        Unlike :meth:`stream` it keeps the segments, to build the transcript. Raises the
+        input's error when it meets it, possibly after some segments; ``cancel`` is checked
+        between windows.
+        """
         report = Reporter(progress, "transcribe", "s", cancel)
         total = _duration(audio)
 
@@ -147,12 +175,12 @@ class Transcriber:
             elif item.error is None:
                 report(item.duration, item.duration)
 
-        with contextlib.closing(self._run([audio], options, speakers, cancel, on_window)) as run:
+        run = self._run([audio], options, speakers, cancel, on_window, segments=True)
+        with contextlib.closing(run):
             for _, result in run:
                 if isinstance(result, PolymodalError):
                     raise result
-                return result
-        raise AssertionError("a run over one input yields one result")  # pragma: no cover
+                yield result
 
     def transcribe_many(
         self,
@@ -184,9 +212,11 @@ class Transcriber:
         speakers: SpeakerOptions | None,
         cancel: CancelToken | None,
         on_window: Callable[[Decoded | SourceDone], None] | None = None,
-    ) -> Iterator[tuple[int, Result]]:
+        segments: bool = False,
+    ) -> Iterator[tuple[int, Result | Segment]]:
         """The one decoding route: every source's pieces through :func:`decode`, collected
-        into transcripts (and labelled with speakers) as each source ends."""
+        into transcripts (and labelled with speakers) as each source ends; with
+        ``segments``, each source's segments are yielded too, as their windows decode."""
         options = (options or DecodeOptions()).checked(self.engine)
         if speakers is not None:
             options = replace(options, word_timestamps=True)
@@ -202,7 +232,10 @@ class Transcriber:
                 if on_window is not None:
                     on_window(item)
                 if isinstance(item, Decoded):
-                    collected.setdefault(item.chunk.source, _Collected()).add(item, thresholds)
+                    collecting = collected.setdefault(item.chunk.source, _Collected())
+                    added = collecting.add(item, thresholds)
+                    if segments:
+                        yield from ((item.chunk.source, segment) for segment in added)
                     continue
                 found = collected.pop(item.source, _Collected())
                 yield item.source, self._finish(item, found, sources, options, labeller)
@@ -258,10 +291,13 @@ class _Collected:
     windows: int = 0
     language: tuple[str, float] | None = None
 
-    def add(self, item: Decoded, thresholds: SuspectThresholds) -> None:
+    def add(self, item: Decoded, thresholds: SuspectThresholds) -> list[Segment]:
+        """Take one decoded window; its new segments."""
         self.windows += 1
         self.language = self.language or (item.language, item.language_probability)
-        self.segments.extend(_to_segments(item, thresholds, len(self.segments)))
+        added = _to_segments(item, thresholds, len(self.segments))
+        self.segments.extend(added)
+        return added
 
     def info(
         self, engine, options: DecodeOptions, source, duration: float, heard=()

@@ -157,3 +157,44 @@ def test_detector_default_uses_the_revision_without_timm(tmp_path, monkeypatch):
     assert hf_ref("facebook/detr-resnet-50@no_timm") == ("facebook/detr-resnet-50", "no_timm")
     with pytest.raises(ModelUnavailableError, match="--revision no_timm"):
         catalog.resolve("detr-resnet-50", "detector")
+
+
+def test_a_diffusion_download_fetches_only_what_the_pipeline_reads(tmp_path, monkeypatch):
+    """A Stable Diffusion repository also holds 7.7 GB of original checkpoints, fp16 variants and
+    the safety checker; a download asks for the diffusers folders' configs and fp32 weights."""
+    import fnmatch
+
+    import huggingface_hub
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("POLYMODAL_ALLOW_DOWNLOAD", "1")
+    asked: dict = {}
+
+    def fake_download(repo_id, revision=None, local_files_only=False, **patterns):
+        if local_files_only:
+            raise FileNotFoundError(repo_id)
+        asked.update(patterns, repo_id=repo_id)
+        (tmp_path / "snapshot").mkdir(exist_ok=True)
+        return str(tmp_path / "snapshot")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_download)
+    catalog.resolve("sd-1.5", "diffusion")
+    assert asked["repo_id"] == "stable-diffusion-v1-5/stable-diffusion-v1-5"
+
+    def fetched(name: str) -> bool:
+        allowed = any(fnmatch.fnmatch(name, p) for p in asked["allow_patterns"])
+        return allowed and not any(fnmatch.fnmatch(name, p) for p in asked["ignore_patterns"])
+
+    wanted = ["model_index.json", "unet/config.json", "unet/diffusion_pytorch_model.safetensors"]
+    wanted += [
+        "text_encoder/model.safetensors",
+        "tokenizer/vocab.json",
+        "scheduler/scheduler_config.json",
+    ]
+    unwanted = ["v1-5-pruned.ckpt", "v1-5-pruned-emaonly.safetensors"]
+    unwanted += [
+        "unet/diffusion_pytorch_model.fp16.safetensors",
+        "unet/diffusion_pytorch_model.bin",
+    ]
+    unwanted += ["safety_checker/model.safetensors"]
+    assert all(fetched(n) for n in wanted) and not any(fetched(n) for n in unwanted)

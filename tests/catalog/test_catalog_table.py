@@ -22,6 +22,41 @@ BEFORE = [
     ("clip-vit-base-patch16", "clip", "hf:openai/clip-vit-base-patch16", 599, 1300, False),
     ("clip-vit-large-patch14", "clip", "hf:openai/clip-vit-large-patch14", 1710, 3500, False),
     ("detr-resnet-50", "detector", "hf:facebook/detr-resnet-50@no_timm", 167, 600, True),
+    ("sd-1.5", "diffusion", "hf:stable-diffusion-v1-5/stable-diffusion-v1-5", 4270, 5300, True),
+    (
+        "sd-1.5-inpainting",
+        "diffusion",
+        "hf:stable-diffusion-v1-5/stable-diffusion-inpainting",
+        4270,
+        5300,
+        False,
+    ),
+    ("sd-2.1", "diffusion", "hf:stabilityai/stable-diffusion-2-1", 5200, 7600, False),
+    ("sdxl", "diffusion", "hf:stabilityai/stable-diffusion-xl-base-1.0", 13900, 18000, False),
+    (
+        "controlnet-canny-sd15",
+        "controlnet",
+        "hf:lllyasviel/control_v11p_sd15_canny",
+        1450,
+        1500,
+        True,
+    ),
+    (
+        "controlnet-depth-sd15",
+        "controlnet",
+        "hf:lllyasviel/control_v11f1p_sd15_depth",
+        1450,
+        1500,
+        False,
+    ),
+    (
+        "controlnet-openpose-sd15",
+        "controlnet",
+        "hf:lllyasviel/control_v11p_sd15_openpose",
+        1450,
+        1500,
+        False,
+    ),
 ]  # fmt: skip
 
 

@@ -89,3 +89,37 @@ def live_server(clip_settings) -> Iterator[str]:
     """The tiny models behind an API key on a live server, for the official client."""
     with serving(create_app(replace(clip_settings, api_key=API_KEY))) as url:
         yield url
+
+
+#: About 67 s of speech, more than one Whisper window: long enough that a stream shows text
+#: before the end, and that stopping it early is seen.
+LONG_PASSAGE = (
+    "Good morning everyone, thank you for joining the weekly planning meeting today. "
+    "The first item on the agenda is the budget for the new warehouse in the north. "
+    "I looked at the numbers yesterday and the costs are higher than we expected. "
+    "Shipping prices went up again last month, mostly because of the fuel surcharge. "
+    "Could we move some of the orders to the rail service instead of the trucks? "
+    "That might work for the heavy items, but the small parcels still need the vans. "
+    "Let us ask the logistics team to prepare a comparison before next Tuesday. "
+    "I will send them an email after this call and copy everyone on the thread. "
+    "The second item is hiring; we still have two open positions in the support team. "
+    "We interviewed four people last week and two of them were very strong candidates. "
+    "Please share the notes from those interviews so that we can decide on Friday. "
+    "The last thing is the holiday schedule, which needs to be ready by the end of the month. "
+    "Remember that the office will be closed on the first Monday of next month. "
+    "If anyone needs extra equipment for working from home, tell me before Thursday."
+)
+
+
+@pytest.fixture(scope="package")
+def long_speech_wav(tmp_path_factory, speak_to) -> Path:
+    """:data:`LONG_PASSAGE` spoken by espeak-ng: about 67 s, more than one Whisper window, as
+    a 32 kbit/s MP3 (270 kB) that fits under the test servers' upload limit."""
+    import subprocess
+
+    folder = tmp_path_factory.mktemp("server-long")
+    wav = speak_to(LONG_PASSAGE, folder / "meeting.wav")
+    mp3 = folder / "meeting.mp3"
+    command = ["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav), "-b:a", "32k", str(mp3)]
+    subprocess.run(command, check=True)
+    return mp3

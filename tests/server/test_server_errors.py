@@ -64,10 +64,14 @@ def _json() -> dict[str, str]:
     return {"content-type": "application/json"}
 
 
-def test_image_generation_is_a_clear_501(bare):
-    for route in ("/v1/images/generations", "/v1/images/edits"):
-        error = _shape(bare.post(route, json={"prompt": "a cat"}), 501)
-        assert "not available on this server yet" in error["message"]
+def test_image_variations_are_a_clear_501_that_points_to_edits(bare):
+    error = _shape(bare.post("/v1/images/variations", json={"prompt": "a cat"}), 501)
+    assert "edits without a mask" in error["message"]
+
+
+def test_image_generation_without_its_model_here_is_a_503(bare):
+    error = _shape(bare.post("/v1/images/generations", json={"prompt": "a cat"}), 503)
+    assert "sd-1.5" in error["message"]
 
 
 def test_a_body_over_the_limit_is_413_before_it_is_read(bare):

@@ -20,7 +20,7 @@ router = APIRouter(tags=["models"])
 
 def _records(state: ServerState) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
-    for names in (state.whisper, state.clip):
+    for names in (state.whisper, state.clip, state.diffusion):
         records += [_record(state, alias, names.family, True) for alias in names.aliases]
         records += [
             _record(state, info.name, info.family, info.available)

@@ -12,11 +12,17 @@ from 0, words without their leading space. Fields Whisper's API has but our deco
 keep are filled plainly: ``tokens`` is empty, ``temperature`` 0.0 (the transcript does not
 record which fallback temperature a window took), and ``seek`` is the segment's start in 10 ms
 frames. Our extras: ``suspect_reasons`` and ``language`` (its full name) per segment.
+
+``diarized_json`` is OpenAI's diarized record: segments numbered ``seg_001`` on, each with its
+``speaker``, the enrolled name where one matched and otherwise ``A``, ``B``, ... in order of
+first appearance. A stream (``stream=true``) is :func:`transcript_events`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Collection
+from dataclasses import replace
+from string import ascii_uppercase
 from typing import Any
 
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -41,6 +47,8 @@ def transcript_response(
     shown = polymodal.readable_transcript(transcript)
     if response_format == "verbose_json":
         return JSONResponse(verbose_json(shown, granularities))
+    if response_format == "diarized_json":
+        return JSONResponse(diarized_json(shown))
     return JSONResponse({"text": shown.text, "usage": _usage(shown)})
 
 
@@ -100,3 +108,91 @@ def empty_transcript(task: str, language: str | None, duration: float, model: st
         duration=round(duration, 3),
         segments=(),
     )
+
+
+def diarized_json(transcript: Any) -> dict[str, Any]:
+    """OpenAI's ``diarized_json`` record of a speaker-labelled transcript."""
+    return {
+        "task": transcript.task,
+        "duration": transcript.duration,
+        "text": transcript.text,
+        "segments": diarized_segments(transcript),
+        "usage": _usage(transcript),
+    }
+
+
+def diarized_segments(transcript: Any) -> list[dict[str, Any]]:
+    """Segments with text, as OpenAI's ``transcript.text.segment`` objects."""
+    shown = speaker_names(transcript)
+    spoken = [s for s in transcript.segments if s.text.strip()]
+    return [
+        {
+            "type": "transcript.text.segment",
+            "id": f"seg_{number:03d}",
+            "start": segment.start,
+            "end": segment.end,
+            "text": segment.text.strip(),
+            "speaker": shown.get(segment.speaker, "A"),
+        }
+        for number, segment in enumerate(spoken, start=1)
+    ]
+
+
+def speaker_names(transcript: Any) -> dict[str | None, str]:
+    """Label -> what OpenAI shows: the enrolled name, else ``A``, ``B``, ... in order of first
+    appearance (``AA`` after ``Z``); an unlabelled segment (no voice heard) is ``A``'s."""
+    enrolled = {s.label: s.name for s in transcript.speakers if s.name}
+    shown: dict[str | None, str] = {}
+    anonymous = 0
+    for label in (s.speaker for s in transcript.segments):
+        if label in shown or label is None:
+            continue
+        if label in enrolled:
+            shown[label] = enrolled[label]
+        else:
+            shown[label] = _letters(anonymous)
+            anonymous += 1
+    return shown
+
+
+def _letters(index: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA: spreadsheet columns, as OpenAI's labels continue."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = ascii_uppercase[rest] + letters
+    return letters
+
+
+async def transcript_events(
+    items: AsyncIterator[Any], first: Any, diarized: bool
+) -> AsyncIterator[dict[str, Any]]:
+    """OpenAI's transcription stream from the speech room's items (each :class:`Segment` as
+    decoded, then the :class:`Transcript`; ``first`` already taken from ``items``): a
+    ``transcript.text.delta`` per segment with text, the ``transcript.text.segment`` events of
+    the labelled transcript when ``diarized``, and one ``transcript.text.done``.
+
+    The deltas concatenate to the done event's text exactly, and that text is the one the
+    same request answers without ``stream``: segments the renderers leave out (a cut
+    repetition loop) are left out here too.
+    """
+    text = ""
+    item = first
+    while not isinstance(item, polymodal.Transcript):
+        piece = _shown_text(item)
+        if piece:
+            delta = f" {piece}" if text else piece
+            text += delta
+            yield {"type": "transcript.text.delta", "delta": delta}
+        item = await anext(items)
+    if diarized:
+        for segment in diarized_segments(polymodal.readable_transcript(item)):
+            yield segment
+    yield {"type": "transcript.text.done", "text": text}
+
+
+def _shown_text(segment: Any) -> str:
+    """A segment's text as a transcript's renderers show it ("" for one they leave out)."""
+    alone = replace(empty_transcript("transcribe", None, 0.0, ""), segments=(segment,))
+    return polymodal.readable_transcript(alone).text

@@ -1,0 +1,218 @@
+"""Speed presets and memory options: what runs the UNet and VAE for one request, and how.
+
+``--speed default`` uses only levers that keep the image what plain diffusers would make
+(noise-prediction cosine >= 0.999 with eager PyTorch); ``--speed fast`` trades a little
+quality for several times less work. Measured on this machine (MEASURED below); the choices:
+
+default
+    * the UNet on ONNX Runtime (fp32, static shapes), exported once per model and size and
+      cached on disk, trusted only after a parity check (else PyTorch eager with a warning);
+      used on the CPU for SD 1.x/2.x UNets without a LoRA or ControlNet in the request;
+    * PyTorch's defaults where they are already the best: its thread count (one per physical
+      core), scaled-dot-product attention (diffusers' ``AttnProcessor2_0``), and the
+      unconditional and conditional halves of guidance in one UNet batch;
+    * no attention slicing on the CPU (it slows PyTorch's built-in attention and saves nothing
+      there: that attention never holds the whole score matrix).
+fast
+    * DeepCache (:mod:`~polymodal.diffusion.backends.deepcache`): the UNet's deep features
+      computed on one step in three and reused between, in PyTorch;
+    * the tiny VAE (TAESD) for the decode, when its weights are on this machine (the
+      ``taesd`` / ``taesdxl`` Hugging Face snapshots); otherwise the full VAE, with a note.
+
+Memory: VAE tiling turns on when the full-resolution decode would not fit in free memory
+(``vae_tiling`` overrides), so large images decode in tiles instead of failing. fp16 on CUDA
+(``pipelines``), and attention slicing there only when asked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from polymodal.diffusion import memory
+from polymodal.diffusion.options import DEFAULT_SPEED, check_speed
+from polymodal.errors import TooLargeError
+
+log = logging.getLogger(__name__)
+
+#: UNets smaller than this stay in PyTorch: exporting costs seconds to minutes and a tiny
+#: UNet's step is already milliseconds, so ONNX Runtime cannot pay that back.
+ONNX_MIN_PARAMETERS = 100_000_000
+#: What an export needs besides the model: the traced graph and the session's own copy of the
+#: weights, about three times the UNet's size at the peak.
+ONNX_MEMORY_FACTOR = 3.0
+#: The catalogue names of the tiny VAEs (Hugging Face ``madebyollin/taesd``/``taesdxl``).
+TINY_VAES = {"sd": "taesd", "sdxl": "taesdxl"}
+
+
+@dataclass(frozen=True)
+class SpeedPlan:
+    """How one request runs: ``unet`` ``"onnx"`` or ``"torch"``; ``deepcache`` the interval
+    (0: off); ``tiny_vae`` the TAESD folder or ``None``; ``vae_tiling``; ``notes`` for the
+    user (a preset that could not apply in full says why)."""
+
+    speed: str
+    unet: str
+    deepcache: int
+    tiny_vae: Path | None
+    vae_tiling: bool
+    attention_slicing: bool
+    notes: tuple[str, ...] = ()
+
+
+def _parameters(module: Any) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def _unet_backend(model: Any, options: Any, device: str) -> tuple[str, str | None]:
+    """``"onnx"`` when the export can serve this request and pays off, else why not."""
+    from polymodal.diffusion.backends import onnx
+
+    unet = model.pipe.unet
+    if device != "cpu":
+        return "torch", None
+    if not onnx.supports(unet) or _parameters(unet) < ONNX_MIN_PARAMETERS:
+        return "torch", None
+    if any(lora.scale for lora in options.loras) or options.control is not None:
+        return "torch", None  # the export holds the base UNet only
+    unet_mb = _parameters(unet) * 4 / 2**20
+    if memory.free_memory_mb() < unet_mb * ONNX_MEMORY_FACTOR + memory.HEADROOM_MB:
+        return "torch", "Not enough free memory to compile the UNet for ONNX Runtime: eager."
+    return "onnx", None
+
+
+def find_tiny_vae(is_xl: bool) -> Path | None:
+    """The tiny VAE's folder through the catalogue (``taesd``, ``taesdxl``), or ``None``
+    when it is not catalogued or its weights are not on this machine."""
+    from polymodal.catalog import resolve
+    from polymodal.errors import ModelUnavailableError
+
+    try:
+        return resolve(TINY_VAES["sdxl" if is_xl else "sd"], "vae").path
+    except ModelUnavailableError:
+        return None
+
+
+def vae_tiling(width: int, height: int, requested: bool | None) -> bool:
+    """Tiling when asked, or when the full-resolution decode would not fit in free memory but
+    a tiled one does (one 512-pixel tile's decode plus the image itself); when neither fits,
+    the untiled sentence with the largest size that fits whole."""
+    if requested is not None:
+        return requested
+    try:
+        memory.check_fits(width, height)
+    except TooLargeError:
+        tiled_mb = memory.needed_mb(min(width, 512), min(height, 512))
+        tiled_mb += width * height * 3 * 4 * 3 / 2**20  # the fp32 RGB image, a few copies
+        if tiled_mb + memory.HEADROOM_MB > memory.free_memory_mb():
+            raise
+        return True
+    return False
+
+
+def plan(model: Any, options: Any, size: tuple[int, int], device: str) -> SpeedPlan:
+    """The :class:`SpeedPlan` for ``options`` (its ``speed``, ``vae_tiling`` and
+    ``attention_slicing``) on ``model`` at ``size``."""
+    speed = check_speed(getattr(options, "speed", DEFAULT_SPEED))
+    notes: list[str] = []
+    tiling = vae_tiling(*size, getattr(options, "vae_tiling", None))
+    slicing = bool(getattr(options, "attention_slicing", None))
+    if speed == "fast":
+        tiny = find_tiny_vae(model.is_xl) if options.mode == "txt2img" else None
+        if tiny is None and options.mode == "txt2img":
+            name = TINY_VAES["sdxl" if model.is_xl else "sd"]
+            notes.append(f"The tiny VAE ({name}) is not on this machine: decoding in full.")
+        return SpeedPlan(speed, "torch", 3, tiny, tiling, slicing, tuple(notes))
+    unet, why = _unet_backend(model, options, device)
+    if why:
+        notes.append(why)
+    return SpeedPlan(speed, unet, 0, None, tiling, slicing, tuple(notes))
+
+
+class Accelerator:
+    """A request's :class:`SpeedPlan` applied: :meth:`image` wraps each image's denoising.
+
+    The UNet and VAE are the model's shared components, so every change is made inside
+    :meth:`image` (the caller holds the model's run lock) and undone on its exit. A compiled
+    UNet is kept on the model (``model.compiled``), so later requests reuse it in memory.
+    """
+
+    def __init__(self, model: Any, plan: SpeedPlan, progress: Any = None) -> None:
+        self.model, self.plan, self.progress = model, plan, progress
+        self.notes: list[str] = list(plan.notes)
+        self._tiny: Any = None
+
+    def _runner(self, pipe: Any, embeds: Any, guidance: bool) -> Any:
+        from polymodal.diffusion.backends import onnx
+
+        unet = pipe.unet
+        factor = pipe.vae_scale_factor
+        height, width = embeds["size"]
+        states = embeds["prompt_embeds"]
+        shape = onnx.Shape(
+            batch=2 if guidance else 1,
+            height=height // factor,
+            width=width // factor,
+            tokens=int(states.shape[1]),
+            channels=int(unet.config.in_channels),
+            context=int(states.shape[2]),
+        )
+        compiled = self.model.compiled
+        if shape not in compiled:
+            import torch
+
+            threads = torch.get_num_threads()
+            compiled[shape] = onnx.prepare(unet, shape, threads=threads, on_compile=self._compiling)
+        runner = compiled[shape]
+        if isinstance(runner, onnx.Fallback):
+            if runner.reason not in self.notes:  # once per request, however many images
+                self.notes.append(runner.reason)
+                warnings.warn(runner.reason, RuntimeWarning, stacklevel=5)
+            return None
+        return runner
+
+    def _compiling(self) -> None:
+        if self.progress is not None:
+            self.progress(0, 1)
+
+    def _vae(self, pipe: Any) -> Any:
+        """The tiny VAE, loaded once per request in the full VAE's dtype and device."""
+        if self._tiny is None:
+            from diffusers import AutoencoderTiny
+
+            tiny = AutoencoderTiny.from_pretrained(
+                str(self.plan.tiny_vae), dtype=pipe.vae.dtype, local_files_only=True
+            )
+            self._tiny = tiny.to(pipe.vae.device).eval()
+        return self._tiny
+
+    @contextlib.contextmanager
+    def image(self, pipe: Any, call: dict[str, Any], guidance: bool) -> Iterator[dict[str, Any]]:
+        """Apply the plan around one image's pipeline call; yields extra call arguments."""
+        from polymodal.diffusion.backends.deepcache import deepcache
+        from polymodal.diffusion.backends.onnx import onnx_unet
+
+        with contextlib.ExitStack() as stack:
+            vae = pipe.vae
+            if self.plan.tiny_vae is not None:
+                pipe.vae = self._vae(pipe)  # this request's pipeline object only
+                stack.callback(setattr, pipe, "vae", vae)
+            if self.plan.vae_tiling and hasattr(pipe.vae, "enable_tiling"):
+                pipe.vae.enable_tiling()
+                stack.callback(pipe.vae.disable_tiling)
+            if self.plan.attention_slicing:
+                pipe.enable_attention_slicing()
+                stack.callback(pipe.disable_attention_slicing)
+            if self.plan.unet == "onnx":
+                size = (call["height"], call["width"])
+                runner = self._runner(pipe, {**call, "size": size}, guidance)
+                if runner is not None:
+                    stack.enter_context(onnx_unet(pipe.unet, runner))
+            if self.plan.deepcache:
+                stack.enter_context(deepcache(pipe.unet, self.plan.deepcache))
+            yield {}
