@@ -35,7 +35,7 @@ DEFAULT_GUIDANCE = 7.0
 SPEEDS: dict[str, str] = {
     "default": "exact quality (noise prediction within cosine 0.999 of eager diffusers); "
     "on the CPU the UNet runs on ONNX Runtime, compiled once per model and size",
-    "fast": "DeepCache reuses the UNet's deep features 2 steps in 3 (about 2-3x less UNet "
+    "fast": "DeepCache reuses the UNet's deep features 2 steps in 3 (about 2x less UNet "
     "time, slightly different images) and the tiny VAE decodes when its weights are here",
 }
 DEFAULT_SPEED = "default"

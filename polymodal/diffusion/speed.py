@@ -2,7 +2,7 @@
 
 ``--speed default`` uses only levers that keep the image what plain diffusers would make
 (noise-prediction cosine >= 0.999 with eager PyTorch); ``--speed fast`` trades a little
-quality for several times less work. Measured on this machine (MEASURED below); the choices:
+quality for less work. Measured on this machine first (below), then chosen:
 
 default
     * the UNet on ONNX Runtime (fp32, static shapes), exported once per model and size and
@@ -22,6 +22,26 @@ fast
 Memory: VAE tiling turns on when the full-resolution decode would not fit in free memory
 (``vae_tiling`` overrides), so large images decode in tiles instead of failing. fp16 on CUDA
 (``pipelines``), and attention slicing there only when asked.
+
+Measured (``bench/diffusion.py``: SD 1.5 real size, random weights, 512x512 with guidance,
+fp32, 2 threads, 2-core Zen 4 shared with other work; fastest of 3 steps). Load drifted
+between 2 and 6 during the runs, so the figures below pair steps measured at the same time:
+
+* eager UNet step 10.0-10.8 s on the quiet machine (23.6-27.5 s under load), VAE decode
+  18.5 s (32.7 s under load), text encoding 0.8 s;
+* ONNX Runtime fp32 UNet 8.8 s per step against eager's 10.0 s measured minutes apart: 1.14x
+  (1.09x and 1.18x in two loaded runs); noise cosine with eager 1.0000. Export and parity
+  check 106-158 s once (3.3 GB on disk); loading the cached export 13-21 s; peak RSS 12.4 GB
+  with the eager UNet kept for fallback;
+* per image: plain defaults (PNDM 50 steps) 521 s, ours (DPM++ 2M Karras 25 steps, ONNX)
+  240 s: 2.2x;
+* DeepCache interval 3: cached step 0.86 s (9 % of a full step); 25 steps = 9 full + 16
+  cached, 2.4x less UNet time than eager; latent cosine with ``default`` 0.998 (256 px,
+  random weights); per image 106 s with the tiny VAE (decode 1.5 s), 123 s with the full
+  VAE: 4.9x / 4.2x plain. Interval 5: 70 s / 87 s (7.4x / 6.0x), latent cosine 0.995;
+* not taken: attention slicing (slower, FACTS.md), ``torch.compile``, channels_last and token
+  merging (no gain, FACTS.md), int8 (not exact, so not ``default``; not tried for ``fast``),
+  OpenVINO (FACTS.md: the same as ONNX Runtime on Zen 3; not measured here).
 """
 
 from __future__ import annotations
@@ -35,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from polymodal.diffusion import memory
+from polymodal.diffusion.backends import deepcache
 from polymodal.diffusion.options import DEFAULT_SPEED, check_speed
 from polymodal.errors import TooLargeError
 
@@ -127,7 +148,8 @@ def plan(model: Any, options: Any, size: tuple[int, int], device: str) -> SpeedP
         if tiny is None and options.mode == "txt2img":
             name = TINY_VAES["sdxl" if model.is_xl else "sd"]
             notes.append(f"The tiny VAE ({name}) is not on this machine: decoding in full.")
-        return SpeedPlan(speed, "torch", 3, tiny, tiling, slicing, tuple(notes))
+        interval = deepcache.DEFAULT_INTERVAL
+        return SpeedPlan(speed, "torch", interval, tiny, tiling, slicing, tuple(notes))
     unet, why = _unet_backend(model, options, device)
     if why:
         notes.append(why)
@@ -147,17 +169,18 @@ class Accelerator:
         self.notes: list[str] = list(plan.notes)
         self._tiny: Any = None
 
-    def _runner(self, pipe: Any, embeds: Any, guidance: bool) -> Any:
+    def _runner(self, pipe: Any, call: dict[str, Any], guidance: bool) -> Any:
+        """The compiled UNet for this call's shapes (compiled or read from disk on first use
+        in this process), or ``None`` after a warning when it cannot be used."""
         from polymodal.diffusion.backends import onnx
 
         unet = pipe.unet
         factor = pipe.vae_scale_factor
-        height, width = embeds["size"]
-        states = embeds["prompt_embeds"]
+        states = call["prompt_embeds"]
         shape = onnx.Shape(
             batch=2 if guidance else 1,
-            height=height // factor,
-            width=width // factor,
+            height=call["height"] // factor,
+            width=call["width"] // factor,
             tokens=int(states.shape[1]),
             channels=int(unet.config.in_channels),
             context=int(states.shape[2]),
@@ -192,9 +215,9 @@ class Accelerator:
         return self._tiny
 
     @contextlib.contextmanager
-    def image(self, pipe: Any, call: dict[str, Any], guidance: bool) -> Iterator[dict[str, Any]]:
-        """Apply the plan around one image's pipeline call; yields extra call arguments."""
-        from polymodal.diffusion.backends.deepcache import deepcache
+    def image(self, pipe: Any, call: dict[str, Any], guidance: bool) -> Iterator[None]:
+        """Apply the plan around one image's pipeline call (``call``: its arguments, the
+        prompt embeddings included; ``guidance``: whether the UNet batch is two)."""
         from polymodal.diffusion.backends.onnx import onnx_unet
 
         with contextlib.ExitStack() as stack:
@@ -209,10 +232,9 @@ class Accelerator:
                 pipe.enable_attention_slicing()
                 stack.callback(pipe.disable_attention_slicing)
             if self.plan.unet == "onnx":
-                size = (call["height"], call["width"])
-                runner = self._runner(pipe, {**call, "size": size}, guidance)
+                runner = self._runner(pipe, call, guidance)
                 if runner is not None:
                     stack.enter_context(onnx_unet(pipe.unet, runner))
             if self.plan.deepcache:
-                stack.enter_context(deepcache(pipe.unet, self.plan.deepcache))
-            yield {}
+                stack.enter_context(deepcache.deepcache(pipe.unet, self.plan.deepcache))
+            yield

@@ -1,0 +1,370 @@
+"""Benchmark: Stable Diffusion 1.5 text-to-image on this CPU, plain diffusers vs polymodal.
+
+Real-size SD 1.5 (UNet, VAE, CLIP text encoder built from ``sd15_configs.json`` with random
+weights: the trained model's FLOPs, no hub) at 512x512 with guidance, in one run:
+
+* ``baseline``: plain ``StableDiffusionPipeline`` defaults (fp32 eager, PNDM, 50 steps, 7.5);
+* ``ours``: ``polymodal.generate``'s defaults (DPM++ 2M Karras, 25 steps, guidance 7) with
+  ``--speed default``, through polymodal's own pipeline and speed code;
+* ``fast``: ``--speed fast`` (DeepCache every 3 steps; the tiny VAE timed with random TAESD
+  weights, as when its weights are present, and the full VAE as when they are not).
+
+Seconds per step are measured on a few steps after one warm-up step (the fastest of them: on
+a shared machine the least disturbed) and multiplied by the step count, as stated in the
+output; the VAE decode and the text encoding (prompt and negative,
+77 tokens each) are measured once each. ``parity`` is the cosine of our noise prediction with
+eager PyTorch's on the same input; ``fast_latent_cosine`` compares the final latents of
+complete ``fast`` and ``default`` runs from the same seed (random weights: a stress test, not
+an image-quality figure). Prints one JSON object.
+
+    .venv/bin/python bench/diffusion.py            # 512x512 (the issue's benchmark)
+    .venv/bin/python bench/diffusion.py --quick    # 256x256, two measured steps
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+CONFIGS = Path(__file__).with_name("sd15_configs.json")
+GOALS = {"image_ratio": 2.5, "step_ratio": 1.3, "fast_ratio": 6.0, "parity": 0.999}
+
+
+def build_pipeline():
+    """StableDiffusionPipeline of SD 1.5's real size with random weights (seeded)."""
+    import torch
+    from diffusers import (
+        AutoencoderKL,
+        PNDMScheduler,
+        StableDiffusionPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    configs = json.loads(CONFIGS.read_text())
+    torch.manual_seed(0)
+    return StableDiffusionPipeline(
+        vae=AutoencoderKL(**configs["vae"]).eval(),
+        text_encoder=CLIPTextModel(CLIPTextConfig(**configs["text_encoder"])).eval(),
+        tokenizer=None,
+        unet=UNet2DConditionModel(**configs["unet"]).eval(),
+        scheduler=PNDMScheduler.from_config(configs["scheduler"]),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+
+
+def text_encoding(pipe) -> tuple[float, dict]:
+    """Seconds to encode a prompt and a negative prompt (77 tokens each), and the embeddings."""
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, 49408, (2, 1, 77), generator=generator)
+    times = []
+    with torch.inference_mode():
+        for _ in range(3):
+            started = time.perf_counter()
+            states = [pipe.text_encoder(row)[0] for row in ids]
+            times.append(time.perf_counter() - started)
+    embeds = {"prompt_embeds": states[0], "negative_prompt_embeds": states[1]}
+    return min(times), embeds
+
+
+def time_steps(pipe, embeds, *, steps, measure, size, guidance, seed=0):
+    """Per-step seconds of ``measure`` steps after one warm-up (the run is interrupted then),
+    and the latents at that point."""
+    import torch
+
+    stamps: list[float] = []
+
+    def on_step(p, index, timestep, kwargs):
+        stamps.append(time.perf_counter())
+        if len(stamps) > measure + 1:  # the start, the warm-up step, then ``measure`` steps
+            p._interrupt = True
+        return kwargs
+
+    stamps.append(time.perf_counter())
+    with torch.inference_mode():
+        out = pipe(
+            **embeds,
+            num_inference_steps=steps,
+            guidance_scale=guidance,
+            width=size,
+            height=size,
+            generator=torch.Generator().manual_seed(seed),
+            output_type="latent",
+            callback_on_step_end=on_step,
+        )
+    durations = [b - a for a, b in itertools.pairwise(stamps[1:])]  # drop the warm-up
+    return durations, out.images
+
+
+def full_run(pipe, embeds, *, steps, size, guidance, seed=0):
+    """The final latents of a complete run (for the fast-vs-default cosine)."""
+    import torch
+
+    with torch.inference_mode():
+        return pipe(
+            **embeds,
+            num_inference_steps=steps,
+            guidance_scale=guidance,
+            width=size,
+            height=size,
+            generator=torch.Generator().manual_seed(seed),
+            output_type="latent",
+        ).images
+
+
+def decode_seconds(vae, latents) -> float:
+    import torch
+
+    scale = getattr(vae.config, "scaling_factor", 1.0)
+    with torch.inference_mode():
+        started = time.perf_counter()
+        vae.decode(latents / scale)
+        return time.perf_counter() - started
+
+
+def cosine(a, b) -> float:
+    a, b = a.reshape(-1).double(), b.reshape(-1).double()
+    return float(a @ b / (a.norm() * b.norm()))
+
+
+def per_image(text_s, step_s, steps, decode_s) -> float:
+    return text_s + step_s * steps + decode_s
+
+
+def measure_ours(pipe, embeds, args, speed: str, tiny_dir: Path | None = None, interval=0):
+    """Our pipeline and speed plan for ``speed``: (record, job pipe, accelerator)."""
+    from dataclasses import replace
+
+    import polymodal.diffusion.speed as speed_mod
+    from polymodal.diffusion.options import DEFAULT_GUIDANCE, DEFAULT_STEPS, GenerateOptions
+    from polymodal.diffusion.pipelines import DiffusionModel
+    from polymodal.diffusion.schedulers import DEFAULT_SCHEDULER, scheduler_spec
+
+    model = DiffusionModel(pipe, name="sd15-random", weights=Path("/nonexistent"))
+    options = GenerateOptions(prompt="bench", width=args.size, height=args.size, speed=speed)
+    plan = speed_mod.plan(model, options, (args.size, args.size), "cpu")
+    if tiny_dir is not None:
+        plan = replace(plan, tiny_vae=tiny_dir, notes=())
+    if interval:
+        plan = replace(plan, deepcache=interval)
+    accelerator = speed_mod.Accelerator(model, plan)
+    job = model.pipeline("txt2img", scheduler_spec(DEFAULT_SCHEDULER))
+    call = {"height": args.size, "width": args.size, **embeds}
+    started = time.perf_counter()
+    with accelerator.image(job, call, guidance=True):
+        compile_s = time.perf_counter() - started
+        durations, latents = time_steps(
+            job,
+            embeds,
+            steps=DEFAULT_STEPS,
+            measure=2 * plan.deepcache if plan.deepcache else args.measure,
+            size=args.size,
+            guidance=DEFAULT_GUIDANCE,
+        )
+    record = {
+        "speed": speed,
+        "scheduler": DEFAULT_SCHEDULER,
+        "steps": DEFAULT_STEPS,
+        "plan": {"unet": plan.unet, "deepcache": plan.deepcache, "tiny_vae": bool(plan.tiny_vae)},
+        "notes": accelerator.notes,
+        "prepare_s_once": compile_s,
+        "measured_step_s": durations,
+    }
+    return record, job, accelerator, latents
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="256x256, 2 measured steps")
+    parser.add_argument("--size", type=int, default=None)
+    parser.add_argument("--measure", type=int, default=None, help="steps measured per path")
+    parser.add_argument("--cosine-size", type=int, default=None, help="size of the full runs")
+    parser.add_argument("--no-fast", action="store_true")
+    parser.add_argument(
+        "--intervals", type=int, nargs="+", default=[3], help="DeepCache intervals (first: fast)"
+    )
+    args = parser.parse_args(argv)
+    args.size = args.size or (256 if args.quick else 512)
+    args.measure = args.measure or (2 if args.quick else 3)
+    args.cosine_size = args.cosine_size or args.size
+
+    import torch
+
+    result: dict = {"size": f"{args.size}x{args.size}", "load_before": _load()}
+    pipe = build_pipeline()
+    pipe.set_progress_bar_config(disable=True)
+    text_s, embeds = text_encoding(pipe)
+
+    base_steps, latents = time_steps(
+        pipe, embeds, steps=50, measure=args.measure, size=args.size, guidance=7.5
+    )
+    decode_s = decode_seconds(pipe.vae, latents)
+    base_step = min(base_steps)
+    result["baseline"] = {
+        "scheduler": "PNDM (diffusers default)",
+        "steps": 50,
+        "step_s": base_step,
+        "measured_step_s": base_steps,
+        "text_s": text_s,
+        "decode_s": decode_s,
+        "image_s": per_image(text_s, base_step, 50, decode_s),
+    }
+
+    ours, job, accelerator, our_latents = measure_ours(pipe, embeds, args, "default")
+    ours["step_s"] = min(ours["measured_step_s"])
+    ours |= {"text_s": text_s, "decode_s": decode_s, "decode_note": "the same VAE as baseline"}
+    ours["image_s"] = per_image(text_s, ours["step_s"], ours["steps"], decode_s)
+    ours["parity_cosine"] = _parity(pipe, job, accelerator, our_latents, embeds, args.size)
+    result["ours"] = ours
+    result["ratio"] = result["baseline"]["image_s"] / ours["image_s"]
+    result["step_ratio"] = base_step / ours["step_s"]
+
+    if not args.no_fast:
+        for interval in args.intervals:
+            fast = _fast(pipe, embeds, args, text_s, decode_s, interval)
+            fast["ratio"] = result["baseline"]["image_s"] / fast["image_s"]
+            fast["ratio_full_vae"] = result["baseline"]["image_s"] / fast["image_s_full_vae"]
+            key = "fast" if interval == args.intervals[0] else f"fast_interval_{interval}"
+            result[key] = fast
+    result["goals"] = _goals(result)
+    result["threads"] = torch.get_num_threads()
+    result["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    result["load_after"] = _load()
+    result["method"] = (
+        "seconds per step: the fastest of the measured steps after one warm-up step (the least "
+        "disturbed on a shared machine), multiplied by the step count; "
+        "image_s = text_s + steps * step_s + decode_s"
+    )
+    return result
+
+
+def _parity(pipe, job, accelerator, latents, embeds, size) -> float:
+    """Cosine of our UNet call's noise prediction with eager PyTorch's on the same input."""
+    import torch
+
+    sample = torch.cat([latents] * 2)
+    states = torch.cat([embeds["negative_prompt_embeds"], embeds["prompt_embeds"]])
+    timestep = job.scheduler.timesteps[3]
+    with torch.inference_mode():
+        eager = pipe.unet(sample, timestep, encoder_hidden_states=states).sample
+        with accelerator.image(job, {"height": size, "width": size, **embeds}, guidance=True):
+            ours = job.unet(sample, timestep, encoder_hidden_states=states).sample
+    return cosine(eager, ours)
+
+
+def _fast(pipe, embeds, args, text_s, full_decode_s, interval) -> dict:
+    import torch
+    from diffusers import AutoencoderTiny
+
+    with tempfile.TemporaryDirectory() as tmp:
+        torch.manual_seed(0)
+        AutoencoderTiny().save_pretrained(tmp)  # TAESD's architecture, random weights
+        record, job, accelerator, latents = measure_ours(
+            pipe, embeds, args, "fast", Path(tmp), interval
+        )
+        tiny = accelerator._vae(job)
+        tiny_decode_s = decode_seconds(tiny, latents)
+    # Steps 1..n after the warm-up: the warm-up is full, then interval - 1 cached, full, ...
+    durations = record["measured_step_s"]
+    full = [d for i, d in enumerate(durations, start=1) if i % interval == 0]
+    cached = [d for i, d in enumerate(durations, start=1) if i % interval != 0]
+    steps = record["steps"]
+    n_full = -(-steps // interval)
+    unet_s = n_full * min(full) + (steps - n_full) * min(cached)
+    record |= {
+        "full_step_s": min(full),
+        "cached_step_s": min(cached),
+        "full_steps": n_full,
+        "step_s": unet_s / steps,
+        "text_s": text_s,
+        "decode_s": tiny_decode_s,
+        "decode_note": "tiny VAE (TAESD architecture, random weights)",
+        "image_s": text_s + unet_s + tiny_decode_s,
+        "image_s_full_vae": text_s + unet_s + full_decode_s,
+    }
+    record["deepcache_interval"] = interval
+    record["latent_cosine_vs_default"] = _latent_cosine(pipe, embeds, args, interval)
+    return record
+
+
+def _latent_cosine(pipe, embeds, args, interval) -> dict:
+    """Final latents of complete default and fast runs from one seed, compared."""
+    from dataclasses import replace
+
+    from polymodal.diffusion.options import DEFAULT_GUIDANCE, DEFAULT_STEPS, GenerateOptions
+    from polymodal.diffusion.pipelines import DiffusionModel
+    from polymodal.diffusion.schedulers import DEFAULT_SCHEDULER, scheduler_spec
+    from polymodal.diffusion.speed import Accelerator, plan
+
+    size = args.cosine_size
+    model = DiffusionModel(pipe, name="sd15-random", weights=Path("/nonexistent"))
+    finals = _DEFAULT_FINAL.copy()  # the default run once, whatever the intervals
+    for speed in [s for s in ("default", "fast") if s not in finals]:
+        options = GenerateOptions(prompt="bench", width=size, height=size, speed=speed)
+        # The default's UNet in eager PyTorch: no second export at this size, and the
+        # parity above shows the compiled UNet gives the eager noise prediction.
+        chosen = replace(plan(model, options, (size, size), "cpu"), unet="torch")
+        if speed == "fast":
+            chosen = replace(chosen, deepcache=interval)
+        accelerator = Accelerator(model, chosen)
+        job = model.pipeline("txt2img", scheduler_spec(DEFAULT_SCHEDULER))
+        with accelerator.image(job, {"height": size, "width": size, **embeds}, guidance=True):
+            finals[speed] = full_run(
+                job, embeds, steps=DEFAULT_STEPS, size=size, guidance=DEFAULT_GUIDANCE
+            )
+    _DEFAULT_FINAL["default"] = finals["default"]
+    return {"size": f"{size}x{size}", "cosine": cosine(finals["default"], finals["fast"])}
+
+
+_DEFAULT_FINAL: dict = {}
+
+
+def _goals(result: dict) -> dict:
+    parity = result["ours"]["parity_cosine"]
+    goals = {
+        "image_ratio": {"target": GOALS["image_ratio"], "value": result["ratio"]},
+        "step_ratio_at_parity": {
+            "target": GOALS["step_ratio"],
+            "value": result["step_ratio"] if parity >= GOALS["parity"] else 0.0,
+            "parity": parity,
+        },
+    }
+    if "fast" in result:
+        goals["fast_ratio"] = {"target": GOALS["fast_ratio"], "value": result["fast"]["ratio"]}
+    for goal in goals.values():
+        goal["met"] = goal["value"] >= goal["target"]
+    return goals
+
+
+def _load() -> str:
+    return Path("/proc/loadavg").read_text().strip()
+
+
+def _rounded(value):
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
+if __name__ == "__main__":
+    sys.stdout.write(json.dumps(_rounded(main()), indent=2) + "\n")
