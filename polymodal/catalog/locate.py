@@ -78,6 +78,7 @@ DOWNLOAD_PATTERNS: dict[str, list[str] | None] = {
         "*/model.safetensors",
     ],
     "controlnet": ["config.json", "diffusion_pytorch_model.safetensors"],
+    "vae": ["config.json", "diffusion_pytorch_model.safetensors"],
 }
 #: Never fetched: the safety checker is not loaded (screening is the vision room's, 1.2 GB).
 DOWNLOAD_IGNORED: dict[str, list[str]] = {"diffusion": ["safety_checker/*"]}

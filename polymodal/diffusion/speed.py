@@ -119,6 +119,13 @@ def find_tiny_vae(is_xl: bool) -> Path | None:
         return None
 
 
+def load_tiny_vae(resolved: Any) -> Any:
+    """The ``vae`` family's loader: a diffusers ``AutoencoderTiny`` folder (TAESD), in fp32."""
+    from diffusers import AutoencoderTiny
+
+    return AutoencoderTiny.from_pretrained(str(resolved.path), local_files_only=True).eval()
+
+
 def vae_tiling(width: int, height: int, requested: bool | None) -> bool:
     """Tiling when asked, or when the full-resolution decode would not fit in free memory but
     a tiled one does (one 512-pixel tile's decode plus the image itself); when neither fits,

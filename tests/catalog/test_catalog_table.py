@@ -57,6 +57,8 @@ BEFORE = [
         1500,
         False,
     ),
+    ("taesd", "vae", "hf:madebyollin/taesd", 10, 100, True),
+    ("taesdxl", "vae", "hf:madebyollin/taesdxl", 10, 100, False),
 ]  # fmt: skip
 
 

@@ -173,3 +173,14 @@ def test_fast_decodes_with_the_tiny_vae_when_its_weights_are_here(
     assert result.images[0].image.size == (64, 64) and not full_decodes
     assert not any("tiny VAE" in note for note in result.images[0].notes)
     assert load(str(tiny_sd_dir), "diffusion").pipe.vae is full, "the shared VAE was replaced"
+
+
+def test_the_tiny_vae_loads_through_the_catalogue(tmp_path):
+    from diffusers import AutoencoderTiny
+
+    folder = tmp_path / "taesd"
+    blocks = (8, 8, 8, 8)
+    AutoencoderTiny(
+        encoder_block_out_channels=blocks, decoder_block_out_channels=blocks
+    ).save_pretrained(folder)
+    assert isinstance(polymodal.load_model(str(folder), "vae"), AutoencoderTiny)
