@@ -9,6 +9,7 @@ equal the trained one's, which is what speed measurements need.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,9 @@ def _bytes_to_unicode() -> dict[int, str]:
     return dict(zip(printable, map(chr, chars), strict=True))
 
 
-def tiny_tokenizer() -> Any:
-    """A CLIPTokenizer over single bytes plus whole-word merges for a few common words."""
+def tiny_tokenizer(words: Sequence[str] = _WORDS) -> Any:
+    """A CLIPTokenizer over single bytes plus whole-word merges for ``words`` (a few common
+    ones by default), at CLIP's 77-token context."""
     from transformers import CLIPTokenizer
 
     symbols = list(_bytes_to_unicode().values())
@@ -38,7 +40,7 @@ def tiny_tokenizer() -> Any:
     for token in [*symbols, *(s + "</w>" for s in symbols)]:
         vocab.setdefault(token, len(vocab))
     merges: list[tuple[str, str]] = []
-    for word in _WORDS:
+    for word in words:
         if len(word) < 2:
             continue
         current = word[0]
@@ -49,7 +51,7 @@ def tiny_tokenizer() -> Any:
             vocab.setdefault(current, len(vocab))
     for special in ("<|startoftext|>", "<|endoftext|>"):
         vocab[special] = len(vocab)
-    return CLIPTokenizer(vocab=vocab, merges=merges)
+    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=77)
 
 
 def save_random_clip(

@@ -1,52 +1,15 @@
 """A tiny random Stable Diffusion pipeline (and SDXL), built from configs with no hub id.
 
 Small UNet, a VAE with SD's 8x downscale, a 2-layer CLIP text encoder and a byte-level BPE
-tokenizer whose vocab and merges are written here. Imported by ``conftest.py`` and by other
+tokenizer (the vision room's tiny one over these words). Imported by ``conftest.py`` and by other
 test folders (the server's images routes) under this module's own name.
 """
 
 from __future__ import annotations
 
-import json
-import tempfile
-from pathlib import Path
+from polymodal.vision.synthetic import tiny_tokenizer
 
 WORDS = ("a", "photo", "of", "the", "cat", "dog", "red", "blue", "house", "lighthouse")
-
-
-def _bytes_to_unicode() -> dict[int, str]:
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1)]
-    printable += list(range(ord("®"), ord("ÿ") + 1))
-    chars = list(printable)
-    extra = 0
-    for byte in range(256):
-        if byte not in printable:
-            printable.append(byte)
-            chars.append(256 + extra)
-            extra += 1
-    return dict(zip(printable, map(chr, chars), strict=True))
-
-
-def write_tokenizer(folder: Path) -> Path:
-    """vocab.json + merges.txt of a CLIP BPE over single bytes plus a few whole words."""
-    symbols = list(_bytes_to_unicode().values())
-    vocab: dict[str, int] = {}
-    for token in [*symbols, *(s + "</w>" for s in symbols)]:
-        vocab.setdefault(token, len(vocab))
-    merges: list[str] = []
-    for word in WORDS:
-        current = word[0]
-        for index, char in enumerate(word[1:], start=1):
-            piece = char + ("</w>" if index == len(word) - 1 else "")
-            merges.append(f"{current} {piece}")
-            current += piece
-            vocab.setdefault(current, len(vocab))
-    for special in ("<|startoftext|>", "<|endoftext|>"):
-        vocab[special] = len(vocab)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
-    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
-    return folder
 
 
 def build_tiny_pipeline(seed: int = 0, in_channels: int = 4):
@@ -61,13 +24,9 @@ def build_tiny_pipeline(seed: int = 0, in_channels: int = 4):
         StableDiffusionPipeline,
         UNet2DConditionModel,
     )
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    from transformers import CLIPTextConfig, CLIPTextModel
 
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = write_tokenizer(Path(tmp))
-        tokenizer = CLIPTokenizer(
-            str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=77
-        )
+    tokenizer = tiny_tokenizer(WORDS)
     torch.manual_seed(seed)
     unet = UNet2DConditionModel(
         block_out_channels=(8, 16),
