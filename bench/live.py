@@ -36,7 +36,6 @@ import difflib
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,6 +45,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from _serving import serving  # bench/_serving.py
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -144,26 +144,9 @@ def word_lags(offline_words, live_words: list[tuple[str, float]], sent_at) -> li
 
 @contextmanager
 def live_server():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-c", SERVER.format(port=port)])
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited with {process.returncode}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.2)
-        yield process.pid, f"ws://127.0.0.1:{port}/v1/realtime?intent=transcription"
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
+    """The realtime server in a subprocess; yields its pid and the WebSocket URL."""
+    with serving(lambda port: SERVER.format(port=port)) as (port, pid):
+        yield pid, f"ws://127.0.0.1:{port}/v1/realtime?intent=transcription"
 
 
 def cpu_seconds(pid: int) -> float:

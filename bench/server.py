@@ -28,9 +28,7 @@ import base64
 import http.client
 import json
 import os
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -40,6 +38,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from _serving import serving  # bench/_serving.py
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -64,34 +63,12 @@ uvicorn.run(create_app(settings), host="127.0.0.1", port={port}, log_level="warn
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextmanager
 def server(settings: dict, deadline_s: float = 300.0):
     """A live ``polymodal`` server in a subprocess on 127.0.0.1; yields its port."""
-    port = _free_port()
-    code = SERVER.format(settings=repr(settings), port=port)
-    process = subprocess.Popen([sys.executable, "-c", code])
-    try:
-        deadline = time.monotonic() + deadline_s
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited with {process.returncode}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.2)
+    code = lambda port: SERVER.format(settings=repr(settings), port=port)  # noqa: E731
+    with serving(code, deadline_s) as (port, _):
         yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
 
 
 def _post_json(connection: http.client.HTTPConnection, path: str, body: dict) -> dict:
