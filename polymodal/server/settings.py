@@ -88,6 +88,17 @@ class ServerSettings:
     generation: FamilyLimits = FamilyLimits(workers=1, queue=4)
     """Image generation: one at a time (a denoising step already uses every core) and a short
     queue, since each request holds its worker for seconds to minutes."""
+    screen_generations: bool = False
+    """Generated images go through the CLIP moderation (``clip_model``) before they are
+    answered: a flagged one comes back blurred and marked (``screened``), never dropped."""
+    screen_categories: str | None = None
+    """A moderation TOML for that screening (as ``polymodal moderate --categories``): other
+    categories or thresholds than the packaged ones."""
+    images: FamilyLimits = FamilyLimits(workers=1, queue=16)
+    """Image work (classify, moderate, dedup, count, collections): one worker, as an image
+    batch already uses every core; a short queue, since each request may carry many images."""
+    advisor: FamilyLimits = FamilyLimits(workers=1, queue=64)
+    """The advisor is pure text and answers in milliseconds once its parser is loaded."""
     batching: bool = True
     """Dynamic batching: concurrent embedding requests share one encoder call and concurrent
     short transcriptions share the decoder's batches (off: each request runs alone)."""

@@ -19,17 +19,11 @@ from polymodal.server.settings import (
     CLIP_ALIASES,
     DIFFUSION_ALIASES,
     WHISPER_ALIASES,
-    FamilyLimits,
     ServerSettings,
 )
 
 #: OpenAI's moderation model names; each is answered by the default CLIP model's screening.
 MODERATION_ALIASES = ("omni-moderation-latest", "text-moderation-latest", "clip")
-#: Image work (classify, moderate, dedup, count, collections): one worker, as an image batch
-#: already uses every core; a short queue, since each request may carry many images.
-IMAGE_LIMITS = FamilyLimits(workers=1, queue=16)
-#: The advisor is pure text and answers in milliseconds once its parser is loaded.
-ADVISOR_LIMITS = FamilyLimits(workers=1, queue=64)
 
 
 @dataclass
@@ -58,8 +52,8 @@ class ServerState:
             speech=FamilyPool("speech", speech_threads(settings), retry),
             embeddings=FamilyPool("embedding", settings.embeddings, retry),
             moderation=ModelNames("clip", settings.clip_model, MODERATION_ALIASES),
-            images=FamilyPool("image", IMAGE_LIMITS, retry),
-            advisor=FamilyPool("advisor", ADVISOR_LIMITS, retry),
+            images=FamilyPool("image", settings.images, retry),
+            advisor=FamilyPool("advisor", settings.advisor, retry),
             diffusion=ModelNames("diffusion", settings.diffusion_model, DIFFUSION_ALIASES),
             generation=FamilyPool("generation", settings.generation, retry),
             embedder=Embedder(settings),

@@ -56,3 +56,19 @@ def test_the_key_comes_from_the_environment_unless_given(monkeypatch):
     assert ServerSettings.from_env(api_key="flag").api_key == "flag"
     # a flag left out (None) is "not given": the default stays
     assert ServerSettings.from_env(port=None).port == 8000
+
+
+def test_every_family_pool_takes_its_limits_from_the_settings():
+    from polymodal.server import FamilyLimits
+
+    limits = {
+        family: FamilyLimits(workers=1, queue=n)
+        for n, family in enumerate(("speech", "embeddings", "images", "advisor", "generation"))
+    }
+    app = create_app(ServerSettings(**limits))
+    state = app.state.polymodal
+    try:
+        for family, expected in limits.items():
+            assert getattr(state, family).limits == expected, family
+    finally:
+        state.shutdown()
