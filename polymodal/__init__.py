@@ -115,6 +115,8 @@ _EXPORTS: dict[str, str] = {
     "canny_edges": "polymodal.diffusion",
     "read_parameters": "polymodal.diffusion",
     "options_from_image": "polymodal.diffusion",
+    "screen_image": "polymodal.tasks.screen",
+    "screen_generation": "polymodal.tasks.screen",
 }
 
 _RENAMED = {

@@ -79,6 +79,9 @@ DOWNLOAD_PATTERNS: dict[str, list[str] | None] = {
     ],
     "controlnet": ["config.json", "diffusion_pytorch_model.safetensors"],
     "vae": ["config.json", "diffusion_pytorch_model.safetensors"],
+    # Intel/dpt-hybrid-midas's main branch may hold only the pickle (its safetensors copy
+    # came as a pull request): either weights file, never the repository's other files.
+    "depth": ["config.json", "preprocessor_config.json", "model.safetensors", "pytorch_model.bin"],
 }
 #: Never fetched: the safety checker is not loaded (screening is the vision room's, 1.2 GB).
 DOWNLOAD_IGNORED: dict[str, list[str]] = {"diffusion": ["safety_checker/*"]}

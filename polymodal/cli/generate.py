@@ -79,7 +79,9 @@ def generate_command(
     control: Annotated[
         str | None,
         _opt(
-            "--control", help="ControlNet: canny (edges made here), depth or pose (give the map)."
+            "--control",
+            help="ControlNet: canny (edges made here), depth (estimated from a colour photo; a "
+            "grey picture is the map) or pose (give the skeleton).",
         ),
     ] = None,
     control_image: Annotated[
@@ -88,6 +90,18 @@ def generate_command(
     control_scale: Annotated[float, _opt("--control-scale", help="ControlNet weight, 0-2.")] = 1.0,
     control_model: Annotated[
         str | None, _opt("--control-model", help="ControlNet name or folder (default per kind).")
+    ] = None,
+    control_preprocess: Annotated[
+        bool | None,
+        _opt(
+            "--control-preprocess/--no-control-preprocess",
+            help="Make the map from the control image here, or take it as the map (default: "
+            "depth estimated only from a colour picture).",
+        ),
+    ] = None,
+    control_annotator: Annotated[
+        str | None,
+        _opt("--control-annotator", help="Depth model name or folder (default dpt-hybrid-midas)."),
     ] = None,
     speed: Annotated[
         str | None,
@@ -109,6 +123,18 @@ def generate_command(
     from_image: Annotated[
         Path | None, _opt("--from", help="Repeat the settings stored in this PNG.")
     ] = None,
+    screen: Annotated[
+        bool,
+        _opt(
+            "--screen",
+            help="Screen each image with CLIP moderation (POLYMODAL_CLIP_MODEL): a flagged "
+            "image is saved blurred and marked, never dropped.",
+        ),
+    ] = False,
+    screen_categories: Annotated[
+        Path | None,
+        _opt("--screen-categories", help="Moderation categories TOML for --screen."),
+    ] = None,
     json_out: Annotated[bool, _opt("--json", help="Print JSON.")] = False,
 ) -> None:
     """Generate images with Stable Diffusion; each PNG carries its parameters (A1111 style)."""
@@ -126,7 +152,14 @@ def generate_command(
         "config": config,
         "prompt": prompt,
         "loras": tuple(polymodal.parse_lora(x) for x in lora) if lora else None,
-        "control": polymodal.control_request(control, control_image, control_scale, control_model),
+        "control": polymodal.control_request(
+            control,
+            control_image,
+            control_scale,
+            control_model,
+            preprocess=control_preprocess,
+            annotator=control_annotator,
+        ),
         "speed": speed,
         "vae_tiling": vae_tiling,
     }
@@ -139,9 +172,14 @@ def generate_command(
     else:
         options = polymodal.GenerateOptions(seed=seed, n=n, model=model, **given)
     paths = polymodal.output_paths(output, options.n) if output else None
+    encoder = polymodal.get_encoder() if screen else None  # a missing model fails first
     saved: list[Any] = []
     with cancel_on_interrupt() as token, progress_bar("generate", "steps", not json_out) as bar:
         for index, image in enumerate(polymodal.iter_generate(options, progress=bar, cancel=token)):
+            if encoder is not None:
+                image = polymodal.screen_image(
+                    image, model=encoder, categories_file=screen_categories
+                )
             target = paths[index] if paths else Path(f"generated-{image.parameters.seed}.png")
             saved.append(polymodal.save_image(image, target))
             _show(saved[-1], json_out)
@@ -155,9 +193,11 @@ def _show(image: Any, json_out: bool) -> None:
     if json_out:
         return
     p, t = image.parameters, image.timings
+    flagged = f"  FLAGGED ({', '.join(image.screened_categories)}), blurred"
     console.print(
         f"{image.path}  seed {p.seed}  {p.width}x{p.height}  {p.steps} steps {p.scheduler}  "
-        f"{t.step_s:.2f} s/step, {t.total_s:.1f} s",
+        f"{t.step_s:.2f} s/step, {t.total_s:.1f} s"
+        + (flagged if image.screened == "flagged" else ""),
         highlight=False,
     )
 

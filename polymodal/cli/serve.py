@@ -57,8 +57,19 @@ def serve_command(
         float,
         _opt("--request-timeout", min=0.001, help="Seconds a request may run before a 504."),
     ] = 600.0,
+    screen: Annotated[
+        bool,
+        _opt("--screen", help="Screen generated images with the CLIP moderation (blur flagged)."),
+    ] = False,
+    screen_categories: Annotated[
+        str | None,
+        _opt(
+            "--screen-categories", help="Moderation TOML for --screen (as moderate --categories)."
+        ),
+    ] = None,
 ) -> None:
-    """Serve Whisper and CLIP behind OpenAI's API (point any OpenAI client at /v1)."""
+    """Serve Whisper, CLIP and Stable Diffusion behind OpenAI's API (point any OpenAI client
+    at /v1) and the web page at /."""
     require("fastapi", "server")
     uvicorn = require("uvicorn", "server")
     from polymodal.server import ServerSettings, create_app
@@ -74,6 +85,8 @@ def serve_command(
         max_audio_bytes=int(max_upload_mb * MB),
         max_json_bytes=int(max_json_mb * MB),
         request_timeout_s=request_timeout,
+        screen_generations=screen,
+        screen_categories=screen_categories,
     ).checked()
     application = create_app(settings)
     key_note = "an API key" if settings.api_key else "no API key (loopback only)"

@@ -1,19 +1,23 @@
-"""ControlNet: a control map guides the layout of a text-to-image generation.
+"""ControlNet: a control map guides the layout of a generation (text-to-image, img2img or
+inpainting).
 
 ``canny`` maps are made here from any picture with OpenCV's Canny edge detector (the
-preprocessing A1111's ControlNet extension calls "canny", thresholds 100/200). ``depth`` and
-``pose`` need annotator models (MiDaS, OpenPose) that are not bundled, so for them the control
-image must already be the map (a depth image, a pose skeleton), as A1111's "none" preprocessor
-takes it. ControlNet models come through the catalogue (family ``controlnet``) like any model.
+preprocessing A1111's ControlNet extension calls "canny", thresholds 100/200). ``depth`` maps
+are estimated from a colour photo with DPT (:mod:`~polymodal.diffusion.annotators`); a grey
+picture is taken as the ready depth map. ``pose`` takes a ready skeleton picture (the OpenPose
+annotator is not bundled), as A1111's "none" preprocessor takes it. ControlNet models come
+through the catalogue (family ``controlnet``) like any model.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from polymodal.catalog import load
 from polymodal.catalog.locate import ResolvedModel
+from polymodal.diffusion import annotators
 from polymodal.errors import BadInputError, ModelUnavailableError, require
 
 KINDS = ("canny", "depth", "pose")
@@ -28,12 +32,20 @@ CANNY_LOW, CANNY_HIGH = 100, 200
 
 @dataclass(frozen=True)
 class Control:
-    """A control request: ``kind``, the picture it comes from, its weight and model."""
+    """A control request: ``kind``, the picture it comes from, its weight and model.
+
+    ``preprocess``: whether the picture is made into the map here (canny edges, estimated
+    depth) or is the map already; ``None`` decides (canny: always; depth: a colour picture
+    is a photo, a grey one the map; pose: the map). ``annotator``: the depth model (a
+    catalogue name or a folder; default ``dpt-hybrid-midas``).
+    """
 
     kind: str
     image: Path
     scale: float = 1.0
     model: str | None = None
+    preprocess: bool | None = None
+    annotator: str | None = None
 
     @property
     def model_name(self) -> str:
@@ -51,7 +63,31 @@ def check_control(control: Control) -> Control:
         raise BadInputError(
             f"The control scale is 0-2, not {control.scale}.", param="control_scale"
         )
+    if control.kind == "pose" and control.preprocess:
+        raise BadInputError(
+            "Pose from a photo needs the OpenPose annotator (controlnet_aux and its weights), "
+            "which is not bundled: give a pose skeleton picture as the control image.",
+            param="control",
+        )
     return control
+
+
+def resolve_preprocess(control: Control, picture: Any) -> Control:
+    """``control`` with ``preprocess`` decided for ``picture`` (see :class:`Control`)."""
+    if control.preprocess is not None:
+        return control
+    if control.kind == "canny":
+        return replace(control, preprocess=True)
+    if control.kind == "depth":
+        return replace(control, preprocess=not annotators.is_map(picture))
+    return replace(control, preprocess=False)
+
+
+def annotator_name(control: Control) -> str | None:
+    """The depth model that made the map, or ``None`` when no model made it."""
+    if control.kind != "depth" or not control.preprocess:
+        return None
+    return control.annotator or annotators.DEFAULT_DEPTH_MODEL
 
 
 def canny(image: Any, low: int = CANNY_LOW, high: int = CANNY_HIGH) -> Any:
@@ -66,13 +102,17 @@ def canny(image: Any, low: int = CANNY_LOW, high: int = CANNY_HIGH) -> Any:
 
 
 def control_map(control: Control, image: Any, size: tuple[int, int]) -> Any:
-    """The map the ControlNet sees, at the output size: edges for canny, else the picture."""
+    """The map the ControlNet sees, at the output size: canny edges or estimated depth when
+    ``control.preprocess`` (decided by :func:`resolve_preprocess`), else the picture."""
     from PIL import Image
 
+    name = annotator_name(control)
+    if name is not None:
+        return annotators.estimate_depth(load(name, annotators.FAMILY), image, size)
     image = image.convert("RGB")
     if image.size != size:
         image = image.resize(size, Image.Resampling.LANCZOS)
-    return canny(image) if control.kind == "canny" else image
+    return canny(image) if control.kind == "canny" and control.preprocess else image
 
 
 def load_controlnet(resolved: ResolvedModel) -> Any:

@@ -15,7 +15,7 @@ import itertools
 import os
 import statistics
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -24,8 +24,6 @@ from polymodal.catalog import load
 from polymodal.diffusion import controls, lora, prompts, speed
 from polymodal.diffusion.options import (
     DEFAULT_GUIDANCE,
-    DEFAULT_NEGATIVE,
-    DEFAULT_SPEED,
     DEFAULT_STEPS,
     GenerateOptions,
     check_size,
@@ -34,8 +32,6 @@ from polymodal.diffusion.options import (
 from polymodal.diffusion.pipelines import SINGLE_FILE_SUFFIXES, DiffusionModel
 from polymodal.diffusion.results import (
     GeneratedImage,
-    Generation,
-    LoraWeight,
     Parameters,
     Timings,
 )
@@ -110,6 +106,7 @@ def _parameters(options: GenerateOptions, model: DiffusionModel, size: tuple[int
         init=str(Path(options.init).resolve()) if options.init is not None else None,
         mask=str(Path(options.mask).resolve()) if options.mask is not None else None,
         loras=options.loras,
+        speed=options.speed,
         **_control_parameters(options.control),
     )
 
@@ -117,11 +114,14 @@ def _parameters(options: GenerateOptions, model: DiffusionModel, size: tuple[int
 def _control_parameters(control: controls.Control | None) -> dict[str, Any]:
     if control is None:
         return {}
+    annotator = controls.annotator_name(control)
     return {
         "control": control.kind,
         "control_image": str(Path(control.image).resolve()),
         "control_scale": float(control.scale),
         "control_model": _model_reference(control.model, None) or control.model_name,
+        "control_preprocess": control.preprocess,
+        "control_annotator": _model_reference(annotator, None) if annotator else None,
     }
 
 
@@ -155,18 +155,26 @@ def _run_one(pipe: Any, call: dict[str, Any], seed: int, clock: _StepClock) -> A
     return output.images[0]
 
 
-def _control(options: GenerateOptions, size: tuple[int, int]) -> tuple[Any, dict[str, Any]]:
-    """The loaded ControlNet and its call arguments (the map, its weight), or nothing."""
-    control = options.control
-    if control is None:
-        return None, {}
-    picture = load_image(control.image)
+def _control(
+    options: GenerateOptions, size: tuple[int, int]
+) -> tuple[GenerateOptions, Any, dict[str, Any]]:
+    """The options with the control's preprocessing decided, the loaded ControlNet and its
+    call arguments (the map, its weight); the options as they were and nothing without one.
+
+    Text-to-image ControlNet pipelines take the map as ``image``; the img2img and inpainting
+    ones (``StableDiffusionControlNetImg2ImgPipeline``, ``...InpaintPipeline``) keep ``image``
+    for the init picture and take the map as ``control_image``."""
+    if options.control is None:
+        return options, None, {}
+    picture = load_image(options.control.image)
+    control = controls.resolve_preprocess(options.control, picture)
     controlnet = load(control.model_name, "controlnet")
+    key = "image" if options.init is None else "control_image"
     call = {
-        "image": controls.control_map(control, picture, size),
+        key: controls.control_map(control, picture, size),
         "controlnet_conditioning_scale": float(control.scale),
     }
-    return controlnet, call
+    return replace(options, control=control), controlnet, call
 
 
 def _timesteps(options: GenerateOptions) -> int:
@@ -210,7 +218,7 @@ def _prepare(options: GenerateOptions, compile_progress: Reporter | None = None)
     check_size(*size)
     plan = speed.plan(model, options, size, model.pipe.device.type)  # checks it fits
     init, mask = _fit(init, size), _fit(mask, size, mask=True)
-    controlnet, call = _control(options, size)
+    options, controlnet, call = _control(options, size)
     pipe = model.pipeline(options.mode, scheduler_spec(options.scheduler), controlnet)
     call |= {
         "num_inference_steps": options.steps,
@@ -298,117 +306,3 @@ def paste_unmasked(generated: Any, init: Any, mask: Any) -> Any:
     from PIL import Image
 
     return Image.composite(generated.convert("RGB"), init.convert("RGB"), mask.convert("L"))
-
-
-def generate(
-    prompt: str,
-    *,
-    negative: str | None = None,
-    seed: int | None = None,
-    steps: int = DEFAULT_STEPS,
-    guidance: float = DEFAULT_GUIDANCE,
-    width: int | None = None,
-    height: int | None = None,
-    scheduler: str = DEFAULT_SCHEDULER,
-    n: int = 1,
-    model: str | os.PathLike[str] | None = None,
-    init: str | os.PathLike[str] | None = None,
-    mask: str | os.PathLike[str] | None = None,
-    strength: float = 0.6,
-    config: str | os.PathLike[str] | None = None,
-    loras: Sequence[str | LoraWeight] = (),
-    control: str | None = None,
-    control_image: str | os.PathLike[str] | None = None,
-    control_scale: float = 1.0,
-    control_model: str | os.PathLike[str] | None = None,
-    speed: str = DEFAULT_SPEED,
-    vae_tiling: bool | None = None,
-    progress: ProgressCallback | None = None,
-    cancel: CancelToken | None = None,
-) -> Generation:
-    """Generate ``n`` images of ``prompt`` with Stable Diffusion; each records its parameters.
-
-    ``negative`` ``None`` uses :data:`DEFAULT_NEGATIVE` (``""`` turns it off). ``init`` makes
-    it img2img, ``init`` with ``mask`` inpainting (white = repaint; black pixels come back
-    exactly as they were). ``model``: a catalogue name, a diffusers folder or a checkpoint
-    file (default: the catalogue's default). ``loras``: ``"PATH[:SCALE]"`` strings or
-    :class:`LoraWeight` records. ``control`` (``canny``, ``depth``, ``pose``) with
-    ``control_image``: a ControlNet guides the layout (canny edges are made from the picture;
-    depth and pose take a ready map). ``speed``: ``"default"`` (exact quality) or ``"fast"``
-    (DeepCache and the tiny VAE: see :data:`~polymodal.diffusion.options.SPEEDS`);
-    ``vae_tiling`` ``None`` decodes in tiles only when the whole image would not fit in
-    memory. Save with :func:`save_images`.
-    """
-    options = GenerateOptions(
-        prompt=prompt,
-        negative=DEFAULT_NEGATIVE if negative is None else negative,
-        seed=seed,
-        steps=steps,
-        guidance=guidance,
-        width=width,
-        height=height,
-        scheduler=scheduler,
-        n=n,
-        model=str(model) if model is not None else None,
-        init=Path(init) if init is not None else None,
-        mask=Path(mask) if mask is not None else None,
-        strength=strength,
-        config=Path(config) if config is not None else None,
-        loras=tuple(lora.parse_lora(x) if isinstance(x, str) else x for x in loras),
-        control=control_request(control, control_image, control_scale, control_model),
-        speed=speed,
-        vae_tiling=vae_tiling,
-    )
-    images = iter_generate(options, progress=progress, cancel=cancel)
-    return Generation(tuple(images))
-
-
-def control_request(
-    kind: str | None, image: Any, scale: float = 1.0, model: Any = None
-) -> controls.Control | None:
-    """The :class:`~polymodal.diffusion.controls.Control` for a kind and picture (neither:
-    ``None``); one sentence when only one of the two is given."""
-    if kind is None and image is None:
-        return None
-    if kind is None or image is None:
-        raise BadInputError("A control needs both its kind and its image.", param="control")
-    return controls.Control(kind, Path(image), float(scale), str(model) if model else None)
-
-
-def options_from_image(
-    path: str | os.PathLike[str], *, seed: int | None = None, model: str | None = None, n: int = 1
-) -> GenerateOptions:
-    """The request that made the image at ``path`` (ours, A1111's or ComfyUI's parameters),
-    with ``seed``, ``model`` or ``n`` replaced when given: the same seed re-creates the image
-    (same model and machine), another seed gives a variation."""
-    from polymodal.diffusion.metadata import read_parameters
-
-    info = read_parameters(path)
-    p = info.parameters
-    if p is None:
-        raise BadInputError(f"{path}: its {info.source} graph has no sampler settings to reuse.")
-    if p.mode != "txt2img" and not p.init:
-        raise BadInputError(
-            f"{path} was made from an init image the file does not name; generate it again "
-            "with that image as the init.",
-            param="init",
-        )
-    return GenerateOptions(
-        prompt=p.prompt,
-        negative=p.negative,
-        seed=p.seed if seed is None else seed,
-        steps=p.steps,
-        guidance=p.guidance,
-        width=p.width,
-        height=p.height,
-        scheduler=p.scheduler,
-        n=n,
-        model=model or p.model or None,
-        init=Path(p.init) if p.init else None,
-        mask=Path(p.mask) if p.mask else None,
-        strength=p.strength if p.strength is not None else 0.6,
-        loras=p.loras,
-        control=control_request(
-            p.control, p.control_image, p.control_scale or 1.0, p.control_model
-        ),
-    )

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from polymodal.diffusion.pipelines import sha256_hex
+from polymodal.diffusion.hashes import lora_hash
 from polymodal.diffusion.results import LoraWeight
 from polymodal.errors import BadInputError
 
@@ -84,7 +84,7 @@ def resolve_lora(lora: LoraWeight) -> LoraWeight:
         )
     if not -4 <= lora.scale <= 4:
         raise BadInputError(f"A LoRA scale is -4 to 4, not {lora.scale}.", param="loras")
-    return LoraWeight(str(path.resolve()), float(lora.scale), sha256_hex(path)[:12])
+    return LoraWeight(str(path.resolve()), float(lora.scale), lora_hash(path))
 
 
 def adapter_name(lora: LoraWeight) -> str:

@@ -24,7 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from polymodal.diffusion.options import parse_size
+from polymodal.diffusion.options import SPEEDS, parse_size
 from polymodal.diffusion.results import GeneratedImage, Generation, ImageInfo, Parameters
 from polymodal.diffusion.schedulers import scheduler_spec
 from polymodal.errors import BadInputError, PolymodalError
@@ -34,6 +34,11 @@ from polymodal.render import from_data, to_data
 OURS = "polymodal"
 A1111 = "parameters"
 VERSION = "polymodal 0.1.0"
+#: Our extra key in A1111's settings line: the ``--speed`` preset (A1111 and the parsers that
+#: follow it keep keys they do not know as extra fields).
+SPEED_KEY = "Polymodal speed"
+#: Whether the image was screened and what flagged it (a flagged image is stored blurred).
+SCREENED_KEY = "Screened"
 
 # A1111's own pattern for one "Key: value" pair of the last line (modules/infotext_utils.py).
 _PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
@@ -51,16 +56,30 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
+#: A1111's ControlNet extension's preprocessor names for the maps we make ("none": ready map).
+_MODULES = {"canny": "canny", "depth": "depth_midas"}
+
+
 def _controlnet_field(p: Parameters) -> str | None:
     """A1111's ControlNet extension's field: ``Module: canny, Model: ..., Weight: 1``."""
     if p.control is None:
         return None
     model = Path(p.control_model or "").name or p.control_model
-    return f"Module: {p.control}, Model: {model}, Weight: {_number(p.control_scale or 1.0)}"
+    made_here = p.control == "canny" if p.control_preprocess is None else p.control_preprocess
+    module = _MODULES.get(p.control, "none") if made_here else "none"
+    return f"Module: {module}, Model: {model}, Weight: {_number(p.control_scale or 1.0)}"
 
 
-def a1111_text(p: Parameters) -> str:
-    """``p`` as A1111's ``parameters`` text (prompt, negative line, settings line)."""
+def screening_text(screened: str | None, categories: tuple[str, ...] = ()) -> str | None:
+    """Our ``Screened`` field: ``passed``, or ``flagged: violence, weapons``."""
+    if screened is None:
+        return None
+    return f"{screened}: {', '.join(categories)}" if categories else screened
+
+
+def a1111_text(p: Parameters, screened: str | None = None) -> str:
+    """``p`` as A1111's ``parameters`` text (prompt, negative line, settings line);
+    ``screened`` the :func:`screening_text` of a screened image."""
     spec = scheduler_spec(p.scheduler)
     fields: dict[str, Any] = {
         "Steps": p.steps,
@@ -74,6 +93,8 @@ def a1111_text(p: Parameters) -> str:
         "Denoising strength": _number(p.strength) if p.strength is not None else None,
         "Lora hashes": ", ".join(f"{x.name}: {x.hash}" for x in p.loras) or None,
         "ControlNet 0": _controlnet_field(p),
+        SPEED_KEY: p.speed,
+        SCREENED_KEY: screened,
         "Version": VERSION,
     }
     settings = ", ".join(f"{k}: {_quote(v)}" for k, v in fields.items() if v is not None)
@@ -81,22 +102,24 @@ def a1111_text(p: Parameters) -> str:
     return f"{p.prompt}{negative}\n{settings}"
 
 
-def png_bytes(image: Any, parameters: Parameters) -> bytes:
+def png_bytes(image: Any, parameters: Parameters, screened: str | None = None) -> bytes:
     """The image as PNG bytes carrying both chunks."""
     from PIL.PngImagePlugin import PngInfo
 
     info = PngInfo()
-    info.add_text(A1111, a1111_text(parameters))
+    info.add_text(A1111, a1111_text(parameters, screened))
     info.add_text(OURS, json.dumps(to_data(parameters), ensure_ascii=False))
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", pnginfo=info)
     return buffer.getvalue()
 
 
-def save_png(path: str | Path, image: Any, parameters: Parameters) -> Path:
+def save_png(
+    path: str | Path, image: Any, parameters: Parameters, screened: str | None = None
+) -> Path:
     """Write the PNG atomically (never half a file at ``path``); returns the path."""
     target = Path(path)
-    write_atomic(target, png_bytes(image, parameters))
+    write_atomic(target, png_bytes(image, parameters, screened))
     return target
 
 
@@ -112,7 +135,8 @@ def output_paths(output: str | Path, count: int) -> list[Path]:
 
 def save_image(generated: GeneratedImage, path: str | Path) -> GeneratedImage:
     """Write one generated image with its parameters; the result carries the path."""
-    written = save_png(path, generated.image, generated.parameters)
+    screened = screening_text(generated.screened, generated.screened_categories)
+    written = save_png(path, generated.image, generated.parameters, screened)
     return replace(generated, path=written.resolve())
 
 
@@ -149,7 +173,10 @@ def _scheduler_name(sampler: str, schedule: str | None) -> str:
         return f"{sampler} {schedule}".strip() if schedule else sampler
 
 
-_USED = {"Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size", "Model hash", "Model"}
+_USED = {
+    "Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size", "Model hash", "Model",
+    "Denoising strength", SPEED_KEY,
+}  # fmt: skip
 
 
 def _from_a1111(text: str) -> tuple[Parameters, dict[str, str]]:
@@ -170,8 +197,9 @@ def _from_a1111(text: str) -> tuple[Parameters, dict[str, str]]:
         model_hash=s.get("Model hash", ""),
         mode="img2img" if strength else "txt2img",
         strength=float(strength) if strength else None,
+        speed=s.get(SPEED_KEY, "default") if s.get(SPEED_KEY) in SPEEDS else "default",
     )
-    extra = {k: v for k, v in s.items() if k not in _USED and k != "Denoising strength"}
+    extra = {k: v for k, v in s.items() if k not in _USED}
     return parameters, extra
 
 

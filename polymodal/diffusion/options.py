@@ -51,7 +51,8 @@ class GenerateOptions:
     it); ``init`` with ``mask`` makes it inpainting (white in the mask = repaint).
     ``config``: for a single checkpoint file, a diffusers folder of the same architecture
     whose configuration it is read with (offline). ``loras``: applied in order, each at its
-    scale. ``control``: a ControlNet guiding a text-to-image generation.
+    scale. ``control``: a ControlNet guiding the layout (with ``init``: img2img or
+    inpainting under the ControlNet).
 
     ``speed``: a preset of :data:`SPEEDS`. ``vae_tiling`` ``None``: decode in tiles only when
     the whole image would not fit in free memory; ``attention_slicing`` ``None``: off (it
@@ -134,11 +135,6 @@ def validate(options: GenerateOptions) -> GenerateOptions:
     loras = tuple(resolve_lora(lora) for lora in options.loras)
     if options.control is not None:
         check_control(options.control)
-        if options.init is not None:
-            raise BadInputError(
-                "ControlNet guides text-to-image here; it does not take an init image yet.",
-                param="control",
-            )
     return replace(options, prompt=prompt, scheduler=spec.name, loras=loras, speed=speed)
 
 

@@ -16,7 +16,6 @@ attach to them as hooks for one request and leave them as they were.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import threading
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from polymodal.catalog.locate import ResolvedModel
+from polymodal.diffusion import hashes
 from polymodal.diffusion.schedulers import SchedulerSpec, make_scheduler
 from polymodal.errors import ModelUnavailableError, require
 
@@ -97,11 +97,12 @@ class DiffusionModel:
 
     @property
     def hash(self) -> str:
-        """A1111's short model hash: the first 10 hex digits of the weights' SHA-256 (of the
-        UNet's weights for a folder, which has no single checkpoint file). Computed once."""
+        """A1111's ``Model hash`` (AutoV2: the first 10 hex digits of a checkpoint file's
+        SHA-256, as civitai shows it); for a diffusers folder, ours (see
+        :mod:`~polymodal.diffusion.hashes`). Hashed once per file, then cached on disk."""
         with self._lock:
             if self._hash is None:
-                self._hash = _short_hash(_hashed_file(self.weights))
+                self._hash = hashes.model_hash(self.weights)
             return self._hash
 
     def pipeline(self, mode: str, scheduler: SchedulerSpec, controlnet: Any = None) -> Any:
@@ -115,30 +116,6 @@ class DiffusionModel:
         pipe = auto.from_pipe(self.pipe, scheduler=fresh, **extra)
         pipe.set_progress_bar_config(disable=True)
         return pipe
-
-
-def _hashed_file(weights: Path) -> Path | None:
-    if weights.is_file():
-        return weights
-    for name in ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin"):
-        candidate = weights / "unet" / name
-        if candidate.exists():
-            return candidate
-    return None
-
-
-def sha256_hex(path: Path) -> str:
-    """The file's SHA-256 in hex: A1111 shows its first 10 digits for a model ("Model hash")
-    and its first 12 for a LoRA ("Lora hashes")."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _short_hash(path: Path | None) -> str:
-    return sha256_hex(path)[:10] if path is not None else ""
 
 
 def _device_and_dtype() -> tuple[str, Any]:

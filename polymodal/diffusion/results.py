@@ -16,7 +16,8 @@ from typing import Any, ClassVar
 @dataclass(frozen=True)
 class LoraWeight:
     """A LoRA applied at ``scale`` (0 = off, 1 = as trained); ``path`` absolute once resolved,
-    ``hash`` the first 12 hex digits of the file's SHA-256."""
+    ``hash`` A1111's short LoRA hash (12 hex digits: see
+    :mod:`~polymodal.diffusion.hashes`)."""
 
     path: str
     scale: float = 1.0
@@ -34,7 +35,9 @@ class Parameters:
     the absolute path of a local directory or checkpoint); ``model_hash`` A1111's short hash
     of the weights; ``init``/``mask``/``strength`` only for img2img and inpainting; ``loras``
     the LoRAs applied, in order; ``control*`` the ControlNet, its source picture (the path as
-    given, made absolute), weight and model."""
+    given, made absolute), weight and model, whether the picture was made into the map here
+    and by which depth model; ``speed`` the preset that made it (``fast``
+    images differ slightly from ``default`` ones, so ``--from`` must know)."""
 
     prompt: str
     negative: str
@@ -56,6 +59,9 @@ class Parameters:
     control_image: str | None = None
     control_scale: float | None = None
     control_model: str | None = None
+    control_preprocess: bool | None = None
+    control_annotator: str | None = None
+    speed: str = "default"
 
 
 @dataclass(frozen=True)
@@ -73,12 +79,16 @@ class Timings:
 @dataclass(frozen=True)
 class GeneratedImage:
     """One image and its parameters; ``path`` once saved; ``notes`` what the user should know
-    (a prompt truncated, an option adjusted)."""
+    (a prompt truncated, an option adjusted). ``screened``: ``None`` when not screened, else
+    ``"passed"`` or ``"flagged"`` (the image then blurred, ``screened_categories`` saying
+    why; see :func:`polymodal.tasks.screen.screen_image`)."""
 
     parameters: Parameters
     timings: Timings
     path: Path | None = None
     notes: tuple[str, ...] = ()
+    screened: str | None = None
+    screened_categories: tuple[str, ...] = ()
     image: Any = field(default=None, compare=False, repr=False, metadata={"render": False})
 
 

@@ -7,7 +7,9 @@
 * :mod:`~polymodal.tasks.diagnose` - CLIP's scores of an image against a query, its
   rephrasings and rival labels, worded by the advisor;
 * :mod:`~polymodal.tasks.search` - a photo collection searched, with the advisor's word on a
-  text query.
+  text query;
+* :mod:`~polymodal.tasks.screen` - generated images screened with the vision room's
+  moderation (flagged ones blurred and marked).
 
 Each takes loaded model objects as well as names (``model=`` a ``ClipEncoder``, ``detector=``
 a ``Detector``), so a server passes the models it holds and tests pass stand-ins.

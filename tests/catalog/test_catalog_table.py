@@ -59,6 +59,7 @@ BEFORE = [
     ),
     ("taesd", "vae", "hf:madebyollin/taesd", 10, 100, True),
     ("taesdxl", "vae", "hf:madebyollin/taesdxl", 10, 100, False),
+    ("dpt-hybrid-midas", "depth", "hf:Intel/dpt-hybrid-midas", 490, 700, True),
 ]  # fmt: skip
 
 

@@ -47,6 +47,23 @@ def tiny_sd_file(tmp_path_factory, tiny_pipeline) -> Path:
     )
 
 
+@pytest.fixture(scope="session")
+def tiny_controlnet_dir(tmp_path_factory, tiny_pipeline):
+    """A ControlNet made from the tiny UNet, its zero convolutions randomised so it acts."""
+    import torch
+    from diffusers import ControlNetModel
+
+    controlnet = ControlNetModel.from_unet(tiny_pipeline.unet, conditioning_channels=3)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        zeroed = [*controlnet.controlnet_down_blocks, controlnet.controlnet_mid_block]
+        for conv in [*zeroed, controlnet.controlnet_cond_embedding.conv_out]:
+            conv.weight.normal_(0, 0.3)
+    folder = tmp_path_factory.mktemp("controlnet") / "tiny-controlnet"
+    controlnet.save_pretrained(folder)
+    return folder
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(monkeypatch, tmp_path):
     monkeypatch.setenv("POLYMODAL_HOME", str(tmp_path / "home"))

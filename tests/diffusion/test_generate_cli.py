@@ -48,6 +48,35 @@ def test_generate_writes_a_png_that_info_reads_and_from_recreates(tiny_sd_dir, t
     assert json.loads(_run("info", varied, "--json").stdout)["parameters"]["seed"] == 124
 
 
+def test_the_speed_preset_is_recorded_and_from_reuses_it(tiny_sd_dir, tmp_path):
+    fast, redo, default = tmp_path / "fast.png", tmp_path / "redo.png", tmp_path / "default.png"
+    made = _run("generate", "a cat", "--seed", "4", "--steps", "6", "--size", "64x64",
+                "--speed", "fast", "-o", fast, "--model", tiny_sd_dir)  # fmt: skip
+    assert made.exit_code == 0, made.output
+    data = json.loads(_run("info", fast, "--json").stdout)
+    assert data["parameters"]["speed"] == "fast" and "Polymodal speed: fast" in data["raw"]
+    assert "Polymodal speed" not in data["extra"]  # read into the parameters, not left over
+    assert "fast" in _run("info", fast).stdout
+    assert _run("generate", "--from", fast, "-o", redo).exit_code == 0
+    assert json.loads(_run("info", redo, "--json").stdout)["parameters"]["speed"] == "fast"
+    assert np.array_equal(np.asarray(Image.open(fast)), np.asarray(Image.open(redo)))
+    assert _run("generate", "--from", fast, "--speed", "default", "-o", default).exit_code == 0
+    assert not np.array_equal(np.asarray(Image.open(fast)), np.asarray(Image.open(default)))
+    assert json.loads(_run("info", default, "--json").stdout)["parameters"]["speed"] == "default"
+
+
+def test_an_a1111_text_with_our_speed_key_reads_it(tmp_path):
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("parameters", "a cat\nSteps: 6, Sampler: Euler a, CFG scale: 7, Seed: 1, "
+                  "Size: 64x64, Polymodal speed: fast, Version: v1.9.4")  # fmt: skip
+    path = tmp_path / "a.png"
+    Image.new("RGB", (8, 8)).save(path, pnginfo=info)
+    data = json.loads(_run("info", path, "--json").stdout)
+    assert data["source"] == "a1111" and data["parameters"]["speed"] == "fast"
+
+
 def test_generate_json_with_several_images(tiny_sd_dir, tmp_path):
     out = tmp_path / "batch.png"
     made = _run("generate", "a cat", "-n", "2", *FAST, "-o", out, "--model", tiny_sd_dir, "--json")

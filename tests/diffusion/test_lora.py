@@ -56,6 +56,46 @@ def test_scale_one_changes_the_output_scale_zero_and_none_do_not(tiny_sd_dir, lo
     assert np.array_equal(pixels(again), base), "a LoRA stayed active after its request"
 
 
+def _make_kohya_lora(path, seed: int, rank: int = 4):
+    """A LoRA in Kohya's (and A1111's) own layout for the tiny model: ``lora_unet_<module
+    path with _>.lora_down.weight`` / ``.lora_up.weight`` / ``.alpha`` on the UNet's attention
+    projections, and ``lora_te_...`` on the text encoder's, as kohya-ss/sd-scripts saves."""
+    import torch
+    from safetensors.torch import save_file
+    from tiny_pipelines import build_tiny_pipeline
+
+    pipe = build_tiny_pipeline()
+    generator = torch.Generator().manual_seed(seed)
+    targets = {"unet": ("to_q", "to_k", "to_v", "to_out.0"),
+               "te": ("q_proj", "k_proj", "v_proj", "out_proj")}  # fmt: skip
+    state: dict[str, torch.Tensor] = {}
+    for prefix, model in (("lora_unet", pipe.unet), ("lora_te", pipe.text_encoder)):
+        for name, module in model.named_modules():
+            if not isinstance(module, torch.nn.Linear) or not name.endswith(targets[prefix[5:]]):
+                continue
+            key = f"{prefix}_{name.replace('.', '_')}"
+            down = torch.randn(rank, module.in_features, generator=generator) * 0.3
+            state[f"{key}.lora_down.weight"] = down
+            state[f"{key}.lora_up.weight"] = torch.randn(module.out_features, rank,
+                                                         generator=generator) * 0.3  # fmt: skip
+            state[f"{key}.alpha"] = torch.tensor(float(rank))
+    assert any(k.startswith("lora_te_") for k in state) and len(state) > 24
+    save_file(state, path, metadata={"ss_network_module": "networks.lora"})
+    return path
+
+
+def test_a_kohya_format_lora_changes_the_output_at_1_and_not_at_0(tiny_sd_dir, tmp_path):
+    kohya = _make_kohya_lora(tmp_path / "kohya-style.safetensors", seed=3)
+    base = pixels(polymodal.generate("a cat", model=tiny_sd_dir, **FAST))
+    on = polymodal.generate("a cat", model=tiny_sd_dir, loras=[f"{kohya}:1"], **FAST)
+    assert np.abs(pixels(on) - base).mean() > 1, "the Kohya LoRA changed nothing"
+    half = polymodal.generate("a cat", model=tiny_sd_dir, loras=[f"{kohya}:0.5"], **FAST)
+    assert not np.array_equal(pixels(half), pixels(on))
+    off = polymodal.generate("a cat", model=tiny_sd_dir, loras=[f"{kohya}:0"], **FAST)
+    assert np.array_equal(pixels(off), base)
+    assert np.array_equal(pixels(polymodal.generate("a cat", model=tiny_sd_dir, **FAST)), base)
+
+
 def test_several_loras_at_once(tiny_sd_dir, loras):
     one = pixels(polymodal.generate("a cat", model=tiny_sd_dir, loras=[str(loras[0])], **FAST))
     both = polymodal.generate(

@@ -35,7 +35,8 @@ def test_the_text_is_a1111s_layout_with_its_quoting():
         "a lighthouse at dusk, (golden hour:1.2)\n"
         "Negative prompt: blurry, low quality\n"
         "Steps: 25, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7, Seed: 123, "
-        'Size: 512x768, Model hash: 1a2b3c4d5e, Model: "my, model", Version: polymodal 0.1.0'
+        'Size: 512x768, Model hash: 1a2b3c4d5e, Model: "my, model", Polymodal speed: default, '
+        "Version: polymodal 0.1.0"
     )
     plain = a1111_text(Parameters(**{**PARAMS.__dict__, "negative": "", "scheduler": "Euler a"}))
     assert "Negative prompt" not in plain and "Sampler: Euler a, CFG scale: 7," in plain

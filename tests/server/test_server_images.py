@@ -340,3 +340,44 @@ def test_past_the_request_timeout_a_generation_is_stopped_with_504(tiny_sd_dir, 
     assert caught.value.status_code == 504 and caught.value.body["code"] == "timeout"
     assert "generation ran past the server's 1 s timeout" in caught.value.body["message"]
     assert recorded.steps and max(recorded.steps) < LONG
+
+
+def _categories(path: Path, threshold: float) -> str:
+    """One moderation category whose threshold decides the verdict (see tests/diffusion's
+    test_screen.py): a threshold near 0 flags any image, near 1 passes it."""
+    path.write_text(
+        "replace_defaults = true\n"
+        'neutral = ["a photo", "a blue house"]\n'
+        "[categories.cats]\n"
+        f"threshold = {threshold}\n"
+        'prompts = ["a photo of a cat", "a red cat"]\n'
+        'contrast = ["a photo of a dog"]\n'
+    )
+    return str(path)
+
+
+@pytest.mark.parametrize(("threshold", "verdict"), [(1e-4, "flagged"), (0.9999, "passed")])
+def test_screened_generations_are_answered_blurred_and_marked_never_dropped(
+    tiny_sd_dir, clip_dir, tmp_path, threshold, verdict
+):
+    import httpx
+
+    settings = _settings(
+        tiny_sd_dir,
+        clip_model=str(clip_dir),
+        screen_generations=True,
+        screen_categories=_categories(tmp_path / "screen.toml", threshold),
+    )
+    body = {"prompt": "a cat", "size": "64x64", **FAST}
+    with serving(create_app(settings)) as url:
+        answer = httpx.post(
+            f"{url}/v1/images/generations",
+            json=body,
+            headers={"Authorization": f"Bearer {API_KEY}"},
+            timeout=120,
+        ).json()
+    (item,) = answer["data"]
+    assert item["screened"] == verdict
+    assert item["screened_categories"] == (["cats"] if verdict == "flagged" else [])
+    png = Image.open(io.BytesIO(base64.b64decode(item["b64_json"])))
+    assert ('Screened: "flagged: cats"' in png.text["parameters"]) == (verdict == "flagged")

@@ -185,7 +185,10 @@ def _answer(generation: Any, response_format: ResponseFormat, names: Mapping[str
             if response_format == "b64_json"
             else {"url": f"data:image/png;base64,{encoded}"}
         )
-        data.append({**picture, "revised_prompt": None, "seed": image.parameters.seed})
+        extra = {"seed": image.parameters.seed}
+        if image.screened is not None:
+            extra |= {"screened": image.screened, "screened_categories": image.screened_categories}
+        data.append({**picture, "revised_prompt": None, **extra})
     first = generation.images[0].parameters
     return {
         "created": int(time.time()),
@@ -210,7 +213,18 @@ def _generated(
         return polymodal.generate(request.prompt, model=model, cancel=cancel, **options)
 
     generation = state.diffusion.load(request.model, run)
+    if state.settings.screen_generations:
+        generation = _screened(state, generation)
     return _answer(generation, request.response_format, names or {})
+
+
+def _screened(state: ServerState, generation: Any) -> Any:
+    """``generation`` through the CLIP moderation (``screen_generations``): a flagged image is
+    answered blurred and says so in its PNG parameters and its ``screened`` field, never
+    dropped. The CLIP model is the server's, loaded once as the other image routes load it."""
+    encoder = state.clip.load(state.settings.clip_model, polymodal.get_encoder)
+    categories = state.settings.screen_categories
+    return polymodal.screen_generation(generation, model=encoder, categories_file=categories)
 
 
 def _generate_work(
