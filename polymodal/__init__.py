@@ -90,6 +90,7 @@ _EXPORTS: dict[str, str] = {
     "IndexReport": "polymodal.search",
     "SearchResult": "polymodal.search",
     "write_contact_sheet": "polymodal.search",
+    "thumbnail_uri": "polymodal.search.sheet",
     "search_images": "polymodal.tasks",
     # advisor, and the tasks composing it with vision
     "check_query": "polymodal.advisor",

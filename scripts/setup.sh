@@ -9,12 +9,18 @@ extras="${1:-all}"
 sudo_cmd=""
 [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
 need_apt=""
+apt_packages="ffmpeg espeak-ng sox libsox-fmt-all"
 for tool in ffmpeg espeak-ng sox; do
   command -v "$tool" >/dev/null 2>&1 || need_apt=1
 done
+# The web page's browser tests (extra "dev") drive Debian's chromium through Playwright.
+if [[ ",$extras," == *",dev,"* ]] && [ ! -x /usr/bin/chromium ]; then
+  need_apt=1
+  apt_packages="$apt_packages chromium"
+fi
 if [ -n "$need_apt" ] && command -v apt-get >/dev/null 2>&1; then
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq ffmpeg espeak-ng sox libsox-fmt-all >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq $apt_packages >/dev/null
 fi
 
 python_bin="${PYTHON:-python3.11}"

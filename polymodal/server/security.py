@@ -3,7 +3,9 @@
 Checked as ``Authorization: Bearer <key>`` (what the official client sends from its
 ``api_key``), in constant time (:func:`hmac.compare_digest`), before the request's body is
 read, so a caller without the key cannot make the server spool an upload. ``GET /healthz``
-stays open because liveness probes carry no key; it says nothing but "ok".
+stays open because liveness probes carry no key; it says nothing but "ok". So do the web page
+(``GET /``) and its static files (``/web/...``): they hold no data, and the page's own calls
+to the API carry the key the user types into it.
 
 WebSockets (``/v1/realtime``) are checked before the upgrade too: the header, or the key as
 browsers must send it, in the subprotocol ``openai-insecure-api-key.<key>`` (what OpenAI's
@@ -20,6 +22,7 @@ from typing import Any
 from polymodal.server.errors import UnauthorizedError, error_response
 
 OPEN_ROUTES = frozenset({("GET", "/healthz"), ("HEAD", "/healthz")})
+PAGE_PREFIX = "/web/"
 KEY_SUBPROTOCOL = "openai-insecure-api-key."
 
 
@@ -38,7 +41,7 @@ class BearerAuth:
                 return
             await self.app(scope, receive, send)
             return
-        if scope["type"] != "http" or (scope["method"], scope["path"]) in OPEN_ROUTES:
+        if scope["type"] != "http" or _open(scope["method"], scope["path"]):
             await self.app(scope, receive, send)
             return
         error = self._refusal(_header(scope, b"authorization"))
@@ -56,6 +59,12 @@ class BearerAuth:
         if scheme.lower() != b"bearer" or not hmac.compare_digest(token.strip(), self._key):
             return UnauthorizedError("Incorrect API key provided.")
         return None
+
+
+def _open(method: str, path: str) -> bool:
+    """Whether a request needs no key: the liveness probe, and reading the page's files."""
+    page = method in ("GET", "HEAD") and (path == "/" or path.startswith(PAGE_PREFIX))
+    return page or (method, path) in OPEN_ROUTES
 
 
 def _header(scope: dict, name: bytes) -> bytes | None:

@@ -1,7 +1,8 @@
 """polymodal's own routes, under ``/v1/polymodal/...``, beside OpenAI's: one module per room.
 
 ``vision`` (classify, similarity, dedup, moderate, count), ``advisor`` (check),
-``collections`` (list, search, add) and ``speech`` (diarize), plus ``health`` (``/readyz``).
+``collections`` (list, search, add) and ``speech`` (diarize), plus ``health`` (``/readyz``)
+and ``page`` (the web page at ``/`` and its files under ``/web/``).
 Each parses, calls the public API on its family's pool, and answers the result as
 :func:`polymodal.to_data` writes it, so the JSON is the CLI's ``--json``.
 
@@ -9,9 +10,16 @@ Each parses, calls the public API on its family's pool, and answers the result a
 middleware: a full family answers 429 before the upload is read).
 """
 
-from polymodal.server.routes import advisor, collections, health, speech, vision
+from polymodal.server.routes import advisor, collections, health, page, speech, vision
 
-ROUTERS = (vision.router, advisor.router, collections.router, speech.router, health.router)
+ROUTERS = (
+    vision.router,
+    advisor.router,
+    collections.router,
+    speech.router,
+    health.router,
+    page.router,
+)
 
 _PREFIX = "/v1/polymodal"
 #: Route path -> the :class:`~polymodal.server.state.ServerState` pool that admits it.

@@ -11,6 +11,10 @@ under ``<POLYMODAL_HOME>/server-images/<collection>/`` by the SHA-1 of its bytes
 picture uploaded twice is one file and one row), written atomically, and then indexed like
 any folder (``polymodal index``). ``where`` (a SQL filter) is not offered here: request text
 never becomes a query language the database runs.
+
+``thumbnails=true`` on a search adds each hit's ``thumbnail``, a small inline JPEG (a
+``data:`` URL, as the contact sheet has them), for the web page: the files read are the hits'
+own, which the collection holds; no request text names a file.
 """
 
 from __future__ import annotations
@@ -83,6 +87,7 @@ async def search(
     before: Annotated[str | None, Form(description="Taken before YYYY-MM-DD.")] = None,
     camera: Annotated[str | None, Form(description="Camera make or model.")] = None,
     min_score: Annotated[float | None, Form(description="Cosine floor, not confidence.")] = None,
+    thumbnails: Annotated[bool, Form(description="Add each hit's thumbnail (data URL).")] = False,
 ) -> JSONResponse:
     """The confident matches for words or an example image, best first, with the advisor's
     word on a text query and a plain message when nothing matches (``polymodal search
@@ -94,12 +99,22 @@ async def search(
 
     def run() -> Any:
         if image is None:
-            return polymodal.to_data(polymodal.search_images(text, collection=target, **options))
+            found = polymodal.search_images(text, collection=target, **options)
+            return _with_thumbnails(polymodal.to_data(found), thumbnails)
         with saved_images(upload_sources([image]), "image") as names:
             found = polymodal.search_images(image=next(iter(names)), collection=target, **options)
-            return client_named(polymodal.to_data(found), names)
+            return client_named(_with_thumbnails(polymodal.to_data(found), thumbnails), names)
 
     return JSONResponse(await state.images.run(run))
+
+
+def _with_thumbnails(data: dict[str, Any], wanted: bool) -> dict[str, Any]:
+    """``data`` with each hit's thumbnail (``None`` for a file no longer readable) when
+    ``wanted``; the paths are the collection's own, from its database."""
+    if wanted:
+        for hit in data["hits"]:
+            hit["thumbnail"] = polymodal.thumbnail_uri(hit["path"])
+    return data
 
 
 @router.post("/add")
