@@ -91,7 +91,8 @@ def serve_command(
     application = create_app(settings)
     key_note = "an API key" if settings.api_key else "no API key (loopback only)"
     err_console.print(
-        f"polymodal serve: http://{host}:{port}/v1 with {key_note}; docs at /docs",
+        f"polymodal serve: the page at http://{host}:{port}/, the API at /v1 with {key_note}; "
+        "docs at /docs",
         highlight=False,
         soft_wrap=True,
     )
