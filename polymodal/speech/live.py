@@ -28,6 +28,7 @@ Decoding is the speech room's own (:func:`engine.decode` on one chunk), one deco
 per loaded model, so sessions sharing a model queue instead of slowing each other down.
 Memory per session is bounded: the decoding buffer by trimming (and ``max_buffer_seconds``),
 the manual buffer by ``max_commit_seconds``, the prompt by :data:`PROMPT_CHARS`.
+``speakers=True`` labels each completed item's voice (:mod:`.live_speakers`).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from polymodal.speech.live_events import (
     TranscriptDelta,
     TranscriptFailed,
 )
+from polymodal.speech.live_speakers import speaker_labeller
 from polymodal.speech.options import DecodeOptions
 from polymodal.speech.results import Word
 from polymodal.speech.transcriber import Transcriber, as_transcriber
@@ -124,6 +126,9 @@ class LiveOptions:
     """A buffer longer than this is cut after its last committed word, whatever it ends."""
     max_commit_seconds: float = 300.0
     """The most audio held for one manual commit (turn detection off)."""
+    speakers: bool = False
+    """Label each completed item's speaker (``A``, ``B``, ... stable within the session;
+    :mod:`~polymodal.speech.live_speakers`). Off by default: it embeds every item's voice."""
 
     def __post_init__(self) -> None:
         if not 0.0 < self.vad_threshold < 1.0:
@@ -184,6 +189,7 @@ class LiveSession:
         self._lock = _model_lock(self.transcriber)
         self._vad = StreamingVad()
         self._turns = _detector(self.options)
+        self._voices = speaker_labeller(self.options.speakers)
         self._resampler: tuple[int, Any] | None = None
         self._samples = 0  # audio heard so far, at 16 kHz
         self._recent = np.zeros(0, np.float32)  # audio before speech, for the prefix padding
@@ -268,11 +274,14 @@ class LiveSession:
         the model."""
         transcriber = self.transcriber if model is None else as_transcriber(model)
         checked = options.decode.checked(transcriber.engine)
+        same = options.speakers == self.options.speakers
+        voices = self._voices if same else speaker_labeller(options.speakers)
         events = self.finish()
         if options.turn_detection != self.options.turn_detection:
             self._manual, self._manual_samples = [], 0
         self.transcriber, self._lock = transcriber, _model_lock(transcriber)
         self.options, self._decode, self._turns = options, checked, _detector(options)
+        self._voices = voices
         return events
 
     # -- turns -----------------------------------------------------------------------------
@@ -281,6 +290,7 @@ class LiveSession:
         self._samples += audio.size
         if self._item is not None:
             self._item.audio = np.concatenate([self._item.audio, audio])
+            self._voices.hear(audio)
             return
         pause = max(500, round(self.options.carry_gap_seconds * 1000))
         keep = (self.options.prefix_padding_ms + self.options.min_speech_ms + pause) * 16
@@ -291,6 +301,7 @@ class LiveSession:
         held_from = self._samples - self._recent.size
         first = max(turn.position - pad, held_from, 0)
         audio = self._recent[first - held_from :].copy()
+        self._voices.start(audio)  # the item's own audio, not the carried tail
         item = ItemBuffer(_item_id(), first, first / SAMPLE_RATE, audio)
         tail, self._tail = self._tail, None
         if tail is not None:
@@ -358,7 +369,8 @@ class LiveSession:
         self._remember(item.said(everything=True))
         self._item, self._last_item = None, item.id
         seconds = (self._samples - item.audio_start) / SAMPLE_RATE
-        completed = TranscriptCompleted(item.id, item.text, tuple(item.committed), seconds)
+        speaker = self._voices.finish()
+        completed = TranscriptCompleted(item.id, item.text, tuple(item.committed), seconds, speaker)
         return [*events, completed]
 
     def _delta(self, item: ItemBuffer, words: list[Word]) -> list[LiveEvent]:
@@ -437,7 +449,8 @@ class LiveSession:
         events += [TranscriptDelta(item_id, t if i == 0 else " " + t) for i, t in enumerate(texts)]
         self._remember(" " + transcript.text)
         words = tuple(w for s in transcript.segments for w in s.words)
-        return [*events, TranscriptCompleted(item_id, transcript.text, words, seconds)]
+        speaker = self._voices.label(audio)
+        return [*events, TranscriptCompleted(item_id, transcript.text, words, seconds, speaker)]
 
     def _resample(self, audio: np.ndarray, rate: int) -> np.ndarray:
         """16 kHz audio from ``rate`` through one soxr stream per rate (its filter state

@@ -54,13 +54,15 @@ class TranscriptDelta:
 
 @dataclass(frozen=True)
 class TranscriptCompleted:
-    """The item's whole text (its deltas joined) and its timed words (session seconds)."""
+    """The item's whole text (its deltas joined) and its timed words (session seconds);
+    ``speaker`` labels its voice (``A``, ``B``, ...) when the session asked for speakers."""
 
     kind: ClassVar[str] = "completed"
     item_id: str
     transcript: str
     words: tuple[Word, ...] = ()
     audio_seconds: float = 0.0
+    speaker: str | None = None
 
 
 @dataclass(frozen=True)

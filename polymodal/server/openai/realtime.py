@@ -9,6 +9,8 @@ detection; ``input_audio_buffer.append`` sends base64 PCM16 (no answer), ``.comm
 exactly one ``.completed`` (or ``.failed``) per item. Text is committed while the words are
 spoken, so deltas arrive *before* ``speech_stopped``; they concatenate to the completed text.
 A bad event is answered with an ``error`` event and the socket stays open.
+One extension: ``polymodal_speakers: true`` in the session's transcription settings puts a
+``speaker`` label (``A``, ``B``, ...) on each completed item (:mod:`.realtime_config`).
 
 The model work is :class:`polymodal.LiveSession` (the library's streaming engine) on a
 thread of this module's own pool, one job at a time per connection, in the order the events
@@ -394,6 +396,8 @@ def _openai_event(event: Any) -> dict[str, Any]:
     elif event.kind == "completed":
         usage = {"type": "duration", "seconds": round(event.audio_seconds, 3)}
         out |= {"content_index": 0, "transcript": event.transcript, "usage": usage}
+        if event.speaker is not None:  # asked for with polymodal_speakers (realtime_config)
+            out["speaker"] = event.speaker
     else:
         error = {"type": "transcription_error", "code": event.code, "message": event.message}
         out |= {"content_index": 0, "error": {**error, "param": None}}

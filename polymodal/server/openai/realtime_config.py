@@ -10,6 +10,14 @@ Each becomes one :class:`SessionConfig`, which builds the library's
 Accepted beyond OpenAI: any PCM rate from 8 to 48 kHz (OpenAI takes 24 kHz only; the audio is
 resampled to 16 kHz either way). ``semantic_vad`` is served as ``server_vad`` (there is no
 semantic turn model here); noise reduction is accepted and not applied.
+
+One extension, as OpenAI's protocol has no field for it: ``polymodal_speakers: true`` in the
+transcription object (``session.audio.input.transcription``, or the beta
+``session.input_audio_transcription``) labels each completed item's voice: every
+``conversation.item.input_audio_transcription.completed`` then carries ``speaker`` (``"A"``,
+``"B"``, ... stable within the session; ``null`` for an item too short to tell). Off by
+default, as it embeds every item's voice; ``session.updated`` shows it only while it is on,
+so sessions that never ask see OpenAI's shapes unchanged.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ class SessionConfig:
     language: str | None = None
     prompt: str | None = None
     turn_detection: TurnDetection | None = TurnDetection()
+    speakers: bool = False
 
     def options(self) -> polymodal.LiveOptions:
         """The library's options for these settings (raises its sentence for bad values)."""
@@ -56,11 +65,14 @@ class SessionConfig:
             vad_threshold=turns.threshold,
             prefix_padding_ms=turns.prefix_padding_ms,
             silence_duration_ms=turns.silence_duration_ms,
+            speakers=self.speakers,
         )
 
     def shown(self, *, beta: bool = False) -> dict[str, Any]:
         """``{"session": ...}`` as ``session.created`` / ``.updated`` carry it."""
         transcription = {"model": self.model, "language": self.language, "prompt": self.prompt}
+        if self.speakers:
+            transcription["polymodal_speakers"] = True
         turns = self.turn_detection.shown() if self.turn_detection else None
         if beta:
             session = {
@@ -167,6 +179,14 @@ def _transcription(config: SessionConfig, value: Any, where: str) -> SessionConf
                     f"'{name}' must be a string.", param=f"{where}.transcription.{name}"
                 )
             changes[name] = field or None
+    if "polymodal_speakers" in given:
+        wanted = given["polymodal_speakers"]
+        if wanted is not None and not isinstance(wanted, bool):
+            raise BadInputError(
+                "'polymodal_speakers' must be true or false.",
+                param=f"{where}.transcription.polymodal_speakers",
+            )
+        changes["speakers"] = bool(wanted)
     if "model" in changes and changes["model"] is None:
         changes["model"] = "whisper-1"
     return replace(config, **changes)
