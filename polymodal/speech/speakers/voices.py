@@ -199,7 +199,8 @@ def embed_windows(
     A region shorter than a window is tiled to the window length: the encoder then hears only
     that voice instead of the silence or the other speaker around it.
     """
-    mel = mel_spectrogram(audio, regions)
+    features = getattr(encoder, "features", None)  # an encoder with its own input features
+    mel = features(audio, regions) if features else mel_spectrogram(audio, regions)
     stacks, spans = [], []
     for start, end in regions:
         first = int(start * FRAMES_PER_SECOND)
@@ -212,7 +213,8 @@ def embed_windows(
                 piece = np.resize(piece, (WINDOW_FRAMES, piece.shape[1]))
             stacks.append(piece)
             spans.append((s / FRAMES_PER_SECOND, min(last, s + WINDOW_FRAMES) / FRAMES_PER_SECOND))
-    vectors = encoder.embed_mels(np.stack(stacks)) if stacks else np.zeros((0, 256), np.float32)
+    empty = np.zeros((0, encoder.dimension), np.float32)
+    vectors = encoder.embed_mels(np.stack(stacks)) if stacks else empty
     return Windows(np.array(spans, dtype=float).reshape(-1, 2) + offset, vectors)
 
 
