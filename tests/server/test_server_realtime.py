@@ -221,10 +221,21 @@ def test_without_turn_detection_items_come_on_commit(client, speech_pcm):
             ws.send_json(event)
         ws.send_json({"type": "input_audio_buffer.commit"})
         events = until(ws, "conversation.item.input_audio_transcription.completed")
+        events += until(ws, "conversation.item.done")
         ws.send_json({"type": "input_audio_buffer.clear"})
         assert ws.receive_json()["type"] == "input_audio_buffer.cleared"
     kinds = [e["type"] for e in events]
-    assert kinds[0] == "input_audio_buffer.committed"
+    assert kinds[:2] == ["input_audio_buffer.committed", "conversation.item.added"]
+    committed, added = events[:2]
+    assert added["item"]["id"] == committed["item_id"]
+    assert added["previous_item_id"] == committed["previous_item_id"]
+    assert added["item"]["role"] == "user" and added["item"]["content"][0]["transcript"] is None
+    done = events[-1]
+    completed = next(e for e in events if e["type"].endswith("transcription.completed"))
+    assert done["item"]["id"] == committed["item_id"]
+    assert done["item"]["content"] == [
+        {"type": "input_audio", "transcript": completed["transcript"]}
+    ]
     assert "input_audio_buffer.speech_started" not in kinds
     (item,) = transcripts(events).values()
     assert item["deltas"] == item["completed"][0]
@@ -371,3 +382,21 @@ def test_the_official_clients_realtime_connection(keyed_url, speech_pcm):
     kind, text = asyncio.run(caption())
     assert kind == "session.created"
     assert word_errors(text) <= 0.25, text
+
+
+def test_the_beta_protocol_gets_its_item_created_event(client, speech_pcm):
+    with client.websocket_connect(ROUTE) as ws:
+        until(ws, "session.created")
+        ws.send_json({"type": "transcription_session.update", "session": {"turn_detection": None}})
+        until(ws, "transcription_session.updated")
+        for event in appends(speech_pcm):
+            ws.send_json(event)
+        ws.send_json({"type": "input_audio_buffer.commit"})
+        events = until(ws, "conversation.item.input_audio_transcription.completed")
+        ws.send_json({"type": "input_audio_buffer.clear"})
+        after = until(ws, "input_audio_buffer.cleared")
+    kinds = [e["type"] for e in events + after]
+    assert kinds[:2] == ["input_audio_buffer.committed", "conversation.item.created"]
+    assert events[1]["item"]["object"] == "realtime.item"
+    assert events[1]["item"]["id"] == events[0]["item_id"]
+    assert "conversation.item.done" not in kinds and "conversation.item.added" not in kinds

@@ -9,6 +9,8 @@ detection; ``input_audio_buffer.append`` sends base64 PCM16 (no answer), ``.comm
 exactly one ``.completed`` (or ``.failed``) per item. Text is committed while the words are
 spoken, so deltas arrive *before* ``speech_stopped``; they concatenate to the completed text.
 A bad event is answered with an ``error`` event and the socket stays open.
+Each committed item is announced as a conversation item too (``conversation.item.added`` and
+``.done``; the beta protocol's ``conversation.item.created``: :mod:`.realtime_items`).
 One extension: ``polymodal_speakers: true`` in the session's transcription settings puts a
 ``speaker`` label (``A``, ``B``, ...) on each completed item (:mod:`.realtime_config`).
 
@@ -44,6 +46,7 @@ import polymodal
 from polymodal.errors import BadInputError, BusyError, PolymodalError, TooLargeError
 from polymodal.server.errors import error_body
 from polymodal.server.openai.realtime_config import SessionConfig, beta_config, parse_update
+from polymodal.server.openai.realtime_items import ConversationItems
 from polymodal.server.state import ServerState
 
 log = logging.getLogger("polymodal.server")
@@ -152,6 +155,7 @@ class _Connection:
         self.pending = 0.0  # seconds of audio in ``jobs``
         self.heard = asyncio.get_running_loop().time()  # when the client last sent anything
         self.session: Any = None  # polymodal.LiveSession, made on the worker at first need
+        self.items = ConversationItems()
         self.failure: asyncio.Future[BaseException] = asyncio.get_running_loop().create_future()
 
     async def run(self) -> None:
@@ -220,6 +224,7 @@ class _Connection:
             self._queue(_Job(kind.rsplit(".", 1)[1], event_id=event_id))
         elif kind in ("session.update", "transcription_session.update"):
             beta = kind == "transcription_session.update"
+            self.items.beta = beta
             update = beta_config if beta else parse_update
             config = update(self.config, event.get("session"))
             self.state.whisper.resolve(config.model)  # an unknown model: an error event now
@@ -284,6 +289,8 @@ class _Connection:
                     continue
                 for event in events:
                     self.emit(_openai_event(event))
+                    for item_event in self.items.after(event):
+                        self.emit(item_event)
                 if job.kind == "clear":
                     self.emit({"type": "input_audio_buffer.cleared", "event_id": _event_id()})
 
