@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -249,10 +250,40 @@ def test_without_the_key_a_task_shows_the_servers_sentence_and_the_typed_key_wor
     context.close()
 
 
+#: Records, in order, each piece of text added to a polite live region of the Transcribe panel
+#: and the moment the timed transcript (its list of segments) is put in.
+_RECORD_TRANSCRIBE = """() => {
+    window.heard = [];
+    new MutationObserver((records) => {
+        for (const record of records) {
+            const live = record.target.closest?.("[aria-live=polite]");
+            for (const node of record.addedNodes) {
+                if (node.nodeType === Node.TEXT_NODE && live) {
+                    window.heard.push(["text", node.data]);
+                } else if (node.nodeType === Node.ELEMENT_NODE && node.matches(".segments")) {
+                    window.heard.push(["segments", ""]);
+                }
+            }
+        }
+    }).observe(document.querySelector("#panel-transcribe"), {childList: true, subtree: true});
+}"""
+
+
+def _streamed_text(page) -> str:
+    """The text the live region showed before the timed transcript came."""
+    heard = page.evaluate("window.heard")
+    kinds = [kind for kind, _ in heard]
+    assert "text" in kinds and "segments" in kinds, heard
+    assert set(kinds[: kinds.index("segments")]) == {"text"}, heard  # the text came first
+    return "".join(text for kind, text in heard if kind == "text")
+
+
 def test_transcribe_shows_the_timed_transcript_with_speakers_and_offers_downloads(page, speech_wav):
     panel = _open_tab(page, "transcribe")
+    page.evaluate(_RECORD_TRANSCRIBE)
     panel.get_by_label("Audio or video file").set_input_files(str(speech_wav))
     panel.locator(".segment").first.wait_for(timeout=SLOW_TASK_MS)
+    streamed = _streamed_text(page)
     text = panel.locator(".segments").inner_text().lower()
     heard = [word for word in ("quick", "fox", "lazy", "dog", "sleep") if word in text]
     assert len(heard) >= 4, text  # tiny.en mishears a word now and then ("brown": "round")
@@ -269,6 +300,26 @@ def test_transcribe_shows_the_timed_transcript_with_speakers_and_offers_download
     with page.expect_download() as vtt:
         panel.locator("button[data-format=vtt]").click()
     assert Path(vtt.value.path()).read_text().startswith("WEBVTT\n\n00:00:")
+    with page.expect_download() as whole:
+        panel.locator("button[data-format=json]").click()
+    record = json.loads(Path(whole.value.path()).read_text())
+    assert record["text"] == streamed  # the deltas add up to the final text
+    assert record["segments"][0]["speaker"] == "A"
+
+
+def test_transcribe_without_speakers_streams_verbose_json_and_labels_no_one(page, speech_wav):
+    panel = _open_tab(page, "transcribe")
+    panel.get_by_label("Label speakers").uncheck()
+    page.evaluate(_RECORD_TRANSCRIBE)
+    panel.get_by_label("Audio or video file").set_input_files(str(speech_wav))
+    panel.locator(".segment").first.wait_for(timeout=SLOW_TASK_MS)
+    streamed = _streamed_text(page)
+    words = panel.locator(".segment .words").all_inner_texts()
+    assert " ".join(w.removesuffix("english").strip() for w in words) == streamed.strip()
+    assert panel.locator(".segment .lang").first.inner_text() == "english"
+    assert not panel.locator(".segment .who").count() and not panel.locator(".timeline").count()
+    assert "english" in panel.locator(".summary").inner_text()
+    assert "null" not in panel.inner_text() and "undefined" not in panel.inner_text()
 
 
 @pytest.fixture(scope="module")

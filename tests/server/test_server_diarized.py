@@ -139,6 +139,9 @@ def test_without_references_the_speakers_are_letters_in_order(sdk, meeting):
     result = _diarize(sdk, path)
     assert {s.speaker for s in result.segments} == {"A", "B"}
     assert result.segments[0].speaker == "A"
+    for segment in result.segments:  # our extensions, as verbose_json's segments have them
+        assert segment.model_extra["language"] == "english"
+        assert isinstance(segment.model_extra["suspect_reasons"], list)
     letter = {turns[0][2]: "A", turns[1][2]: "B"}
     right = [s.speaker == letter[_true_voice(turns, s.start, s.end)] for s in result.segments]
     assert sum(right) / len(right) >= 0.8
@@ -165,6 +168,11 @@ def test_a_diarized_stream_sends_deltas_then_labelled_segments_then_done(sdk, me
     assert {e.speaker for e in segments} == {"agent", "A"}  # the unenrolled voice is A
     deltas = "".join(e.delta for e in events[:first_segment])
     assert deltas == events[-1].text and "budget" in deltas.lower()
+    for segment in segments:
+        assert segment.model_extra["language"] == "english"
+        assert isinstance(segment.model_extra["suspect_reasons"], list)
+    done = events[-1].model_extra
+    assert done["task"] == "transcribe" and done["duration"] > segments[-1].end - 1
 
 
 def test_chunking_strategies_are_accepted_and_bad_ones_refused(sdk, speech_wav):

@@ -59,6 +59,51 @@ def test_a_short_clip_streams_too_and_silence_streams_only_done(sdk, speech_wav,
     assert [(e.type, e.text) for e in events] == [("transcript.text.done", "")]
 
 
+def test_a_verbose_json_stream_ends_with_the_verbose_body_as_extensions(sdk, speech_wav):
+    with speech_wav.open("rb") as audio:
+        events = list(
+            sdk.audio.transcriptions.create(
+                model="whisper-1",
+                file=audio,
+                stream=True,
+                response_format="verbose_json",
+                timestamp_granularities=["word", "segment"],
+            )
+        )
+    done = events[-1]
+    assert isinstance(done, openai.types.audio.TranscriptionTextDoneEvent)
+    assert "".join(e.delta for e in events[:-1]) == done.text  # OpenAI's fields unchanged
+    extra = done.model_extra
+    assert set(extra) == {"task", "language", "duration", "segments", "words"}
+    with speech_wav.open("rb") as audio:
+        whole = sdk.audio.transcriptions.create(
+            model="whisper-1",
+            file=audio,
+            response_format="verbose_json",
+            timestamp_granularities=["word", "segment"],
+        )
+    assert (extra["task"], extra["language"]) == ("transcribe", "english")
+    assert extra["duration"] == whole.duration
+    segments = [openai.types.audio.TranscriptionSegment(**s) for s in extra["segments"]]
+    assert [s.id for s in segments] == list(range(len(segments))) and segments
+    assert " ".join(s.text.strip() for s in segments) == done.text == whole.text
+    assert [(s.start, s.end) for s in segments] == [(s.start, s.end) for s in whole.segments]
+    for segment in extra["segments"]:
+        assert segment["suspect_reasons"] == [] and segment["language"] == "english"
+    words = [w["word"] for w in extra["words"]]
+    assert words == [w.word for w in whole.words] and "fox" in " ".join(words).lower()
+
+
+def test_other_streams_carry_no_extensions(sdk, speech_wav):
+    with speech_wav.open("rb") as audio:
+        events = list(
+            sdk.audio.transcriptions.create(
+                model="whisper-1", file=audio, stream=True, response_format="srt"
+            )
+        )
+    assert all(not e.model_extra for e in events) and "fox" in events[-1].text.lower()
+
+
 def test_errors_before_the_first_text_keep_their_http_status(sdk, speech_wav, tmp_path):
     with speech_wav.open("rb") as audio, pytest.raises(openai.NotFoundError) as caught:
         sdk.audio.transcriptions.create(model="whisper-9", file=audio, stream=True)

@@ -12,10 +12,12 @@ shared :class:`polymodal.Transcriber`, watched (:mod:`~polymodal.server.watch`):
 
 ``stream=true`` answers server-sent events (:func:`~.transcripts.transcript_events`) for
 every model name (OpenAI ignores it for ``whisper-1``; we don't), with text as each window
-is decoded. The first segment (or the empty transcript of silence) is awaited before the
-response starts, so a bad upload, an unknown model or a bad enrolment clip is still an HTTP
-error with its status; a failure after that is the stream's error event. The official
-client has no ``stream`` for translations, so that route takes none.
+is decoded, and for ``verbose_json`` and ``diarized_json`` the rest of the unstreamed body as
+extensions of the events (segments, times, languages, suspect marks). The first segment (or
+the empty transcript of silence) is awaited before the response starts, so a bad upload, an
+unknown model or a bad enrolment clip is still an HTTP error with its status; a failure after
+that is the stream's error event. The official client has no ``stream`` for translations, so
+that route takes none.
 
 ``chunking_strategy`` (``auto`` or ``server_vad``) is accepted and checked: this server
 always cuts audio at voice-activity pauses with its own tuned settings, which is what both
@@ -163,14 +165,15 @@ async def _answer(
     if not request.stream:
         await work.close()
         return transcript_response(first, request.response_format, request.granularities)
-    return event_stream(_streamed(work, first, request.diarized))
+    return event_stream(_streamed(work, first, request))
 
 
-async def _streamed(work: WatchedWork, first: Any, diarized: bool) -> AsyncIterator[dict]:
+async def _streamed(work: WatchedWork, first: Any, request: SpeechRequest) -> AsyncIterator[dict]:
     """The stream's events; the work is closed however the stream ends (a client that
     disconnects cancels this generator, and so the transcription)."""
     try:
-        async for event in transcript_events(work, first, diarized):
+        events = transcript_events(work, first, request.response_format, request.granularities)
+        async for event in events:
             yield event
     finally:
         await work.close()

@@ -15,7 +15,16 @@ frames. Our extras: ``suspect_reasons`` and ``language`` (its full name) per seg
 
 ``diarized_json`` is OpenAI's diarized record: segments numbered ``seg_001`` on, each with its
 ``speaker``, the enrolled name where one matched and otherwise ``A``, ``B``, ... in order of
-first appearance. A stream (``stream=true``) is :func:`transcript_events`.
+first appearance. Our extras there too: ``language`` and ``suspect_reasons`` per segment.
+
+A stream (``stream=true``) is :func:`transcript_events`: OpenAI's events, whose ``type`` and
+``text``/``delta`` are as OpenAI sends them, with our extensions beside them so that one
+streamed request gives what the unstreamed one does. For ``verbose_json`` the
+``transcript.text.done`` event also carries that body's ``task``, ``language``, ``duration``,
+``segments`` and (when ``word`` was asked for) ``words``; for ``diarized_json`` each
+``transcript.text.segment`` event carries ``language`` and ``suspect_reasons`` and the done
+event ``task`` and ``duration``. ``usage`` is left out of the done event: OpenAI's there
+counts tokens, ours seconds. The official client keeps the extensions in ``model_extra``.
 """
 
 from __future__ import annotations
@@ -87,8 +96,13 @@ def _segment(index: int, segment: Any) -> dict[str, Any]:
         "compression_ratio": segment.compression_ratio,
         "no_speech_prob": segment.no_speech_prob,
         "suspect_reasons": list(segment.suspect_reasons),
-        "language": polymodal.language_name(segment.language) if segment.language else None,
+        "language": _language(segment),
     }
+
+
+def _language(segment: Any) -> str | None:
+    """A segment's language by its full name ("english"), as verbose_json names languages."""
+    return polymodal.language_name(segment.language) if segment.language else None
 
 
 def _usage(transcript: Any) -> dict[str, Any]:
@@ -133,6 +147,8 @@ def diarized_segments(transcript: Any) -> list[dict[str, Any]]:
             "end": segment.end,
             "text": segment.text.strip(),
             "speaker": shown.get(segment.speaker, "A"),
+            "language": _language(segment),
+            "suspect_reasons": list(segment.suspect_reasons),
         }
         for number, segment in enumerate(spoken, start=1)
     ]
@@ -166,12 +182,13 @@ def _letters(index: int) -> str:
 
 
 async def transcript_events(
-    items: AsyncIterator[Any], first: Any, diarized: bool
+    items: AsyncIterator[Any], first: Any, response_format: str, granularities: Collection[str]
 ) -> AsyncIterator[dict[str, Any]]:
     """OpenAI's transcription stream from the speech room's items (each :class:`Segment` as
     decoded, then the :class:`Transcript`; ``first`` already taken from ``items``): a
     ``transcript.text.delta`` per segment with text, the ``transcript.text.segment`` events of
-    the labelled transcript when ``diarized``, and one ``transcript.text.done``.
+    the labelled transcript for ``diarized_json``, and one ``transcript.text.done`` with the
+    rest of ``response_format``'s body as extensions (see the module's docstring).
 
     The deltas concatenate to the done event's text exactly, and that text is the one the
     same request answers without ``stream``: segments the renderers leave out (a cut
@@ -186,10 +203,16 @@ async def transcript_events(
             text += delta
             yield {"type": "transcript.text.delta", "delta": delta}
         item = await anext(items)
-    if diarized:
-        for segment in diarized_segments(polymodal.readable_transcript(item)):
+    shown = polymodal.readable_transcript(item)
+    done: dict[str, Any] = {"type": "transcript.text.done", "text": text}
+    if response_format == "diarized_json":
+        for segment in diarized_segments(shown):
             yield segment
-    yield {"type": "transcript.text.done", "text": text}
+        done |= {"task": shown.task, "duration": shown.duration}
+    elif response_format == "verbose_json":
+        body = verbose_json(shown, granularities)
+        done |= {k: v for k, v in body.items() if k not in ("text", "usage")}
+    yield done
 
 
 def _shown_text(segment: Any) -> str:

@@ -1,53 +1,66 @@
-// Transcribe: an uploaded recording -> a timed transcript with speakers, a speaker timeline,
-// suspect segments marked and the language of each segment; downloads in four formats.
+// Transcribe: an uploaded recording -> its text as it is decoded, then a timed transcript with
+// speakers, a speaker timeline, suspect segments marked and the language of each segment;
+// downloads in four formats.
 //
-// One transcription (POST /v1/audio/transcriptions, response_format=verbose_json: segments with
-// times, our suspect_reasons and language) and, when speakers are asked for, the diarizer's
-// turns beside it (POST /v1/polymodal/diarize, in parallel); each segment takes the speaker
-// whose turns overlap it most. verbose_json carries no speakers and diarized_json no
-// languages or suspect marks, hence the two calls; the diarizer costs a fraction of decoding.
+// One streamed request (POST /v1/audio/transcriptions, stream=true): diarized_json when
+// speakers are asked for, else verbose_json. Its server-sent events are OpenAI's, with our
+// extensions beside OpenAI's fields: each transcript.text.delta's text is shown as it comes
+// (a polite live region); diarized_json's transcript.text.segment events carry speaker,
+// language and suspect_reasons; the transcript.text.done event carries the rest of the
+// unstreamed body (verbose_json: task, language, duration, segments; diarized_json: task,
+// duration). So one decoding gives the text early and everything the page draws at the end.
 
-import { clearError, postForm, showError } from "../api.js";
+import { ApiError, clearError, request, showError } from "../api.js";
 import { FORMATS, shortClock } from "../subtitles.js";
 import { download, dropZone, errorBox, field, h, statusLine, working } from "../ui.js";
 
 const COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"];
 const SVG = "http://www.w3.org/2000/svg";
 
-function letters(index) {
-  let name = "";
-  for (let n = index + 1; n > 0; n = Math.floor((n - 1) / 26)) {
-    name = String.fromCharCode(65 + ((n - 1) % 26)) + name;
-  }
-  return name;
-}
-
-/** Diarizer labels -> what the page shows: an enrolled name, else A, B, ... by first turn. */
-function speakerNames(diarization) {
-  const names = new Map();
-  for (const label of diarization.labels) {
-    names.set(label, diarization.names?.[label] || letters(names.size));
-  }
-  return names;
-}
-
-function overlap(a, b) {
-  return Math.max(0, Math.min(a.end, b.end) - Math.max(a.start, b.start));
-}
-
-/** The transcript's segments, each with the speaker whose turns cover most of it. */
-export function labelSegments(segments, diarization) {
-  if (!diarization) return segments;
-  const names = speakerNames(diarization);
-  return segments.map((segment) => {
-    const heard = new Map();
-    for (const turn of diarization.turns) {
-      const shared = overlap(segment, turn);
-      if (shared > 0) heard.set(turn.speaker, (heard.get(turn.speaker) || 0) + shared);
+/**
+ * The JSON objects of a server-sent event stream, as OpenAI sends them: data-only events,
+ * one object each. `data: {"error": ...}` (a failure after the stream began) is thrown as
+ * the server's sentence.
+ */
+export async function* streamedEvents(response) {
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  const parse = (block) => {
+    const data = block
+      .split(/\r?\n/)
+      .filter((line) => line.startsWith("data:"))
+      .map((line) => line.slice(5).replace(/^ /, ""))
+      .join("\n");
+    if (!data) return null;
+    const event = JSON.parse(data);
+    if (event.error) throw new ApiError(event.error.message, response.status, event.error.code ?? null);
+    return event;
+  };
+  for (;;) {
+    let chunk;
+    try {
+      chunk = await reader.read();
+    } catch (failure) {
+      throw new ApiError(`The connection to the server was lost (${failure.message}).`, 0);
     }
-    const best = [...heard.entries()].sort((a, b) => b[1] - a[1])[0];
-    return { ...segment, speaker: best ? names.get(best[0]) : null };
-  });
+    const { value, done } = chunk;
+    if (done) break;
+    const blocks = (buffer + value).split(/\r?\n\r?\n/);
+    buffer = blocks.pop(); // an event not yet ended by its blank line
+    for (const block of blocks) {
+      const event = parse(block);
+      if (event) yield event;
+    }
+  }
+  const last = parse(buffer);
+  if (last) yield last;
+}
+
+/** The language most of the segments are in (diarized_json names none for the whole). */
+function commonest(segments) {
+  const counts = new Map();
+  for (const { language } of segments) if (language) counts.set(language, (counts.get(language) || 0) + 1);
+  return [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? null;
 }
 
 function svg(tag, attributes = {}) {
@@ -134,7 +147,7 @@ function downloads(transcript, name) {
   );
 }
 
-function render(result, transcript, name, note) {
+function render(result, transcript, name) {
   const colours = new Map();
   for (const segment of transcript.segments) {
     if (segment.speaker && !colours.has(segment.speaker)) {
@@ -152,7 +165,6 @@ function render(result, transcript, name, note) {
   const turns = transcript.turns?.length ? transcript.turns : transcript.segments.filter((s) => s.speaker);
   const parts = [
     h("p", { className: "summary" }, summary.join(" · ")),
-    note ? h("p", { className: "note" }, note) : null,
     transcript.segments.length ? null : h("p", { className: "empty" }, "No speech was heard in this recording."),
     colours.size ? timeline(transcript, turns, colours) : null,
     h("ol", { className: "segments" }, transcript.segments.map((s) => segmentItem(s, colours))),
@@ -161,42 +173,37 @@ function render(result, transcript, name, note) {
   result.replaceChildren(...parts.filter(Boolean));
 }
 
-async function transcribe(file, options) {
+/**
+ * Transcribe `file` in one streamed request, calling `heard(delta)` with each piece of text
+ * as it is decoded; the transcript (verbose_json's shape, with speakers when asked) at the end.
+ */
+async function transcribe(file, options, heard) {
   const form = new FormData();
   form.append("file", file, file.name);
   form.append("model", "whisper-1");
-  form.append("response_format", "verbose_json");
+  form.append("response_format", options.speakers ? "diarized_json" : "verbose_json");
   form.append("timestamp_granularities[]", "segment");
+  form.append("stream", "true");
   if (options.language) form.append("language", options.language);
-  return postForm("/v1/audio/transcriptions", form);
-}
-
-async function diarize(file) {
-  const form = new FormData();
-  form.append("file", file, file.name);
-  return postForm("/v1/polymodal/diarize", form);
-}
-
-/** The transcript with speakers; a diarizer failure costs the speakers only, with a note. */
-async function run(file, options) {
-  const asked = options.speakers ? diarize(file).then((d) => ({ d }), (e) => ({ e })) : null;
-  const verbose = await transcribe(file, options);
-  const speakers = asked ? await asked : null;
-  const diarization = speakers?.d || null;
-  const segments = labelSegments(verbose.segments || [], diarization);
-  const note = speakers?.e && segments.length ? `Speakers not labelled: ${speakers.e.message}` : null;
-  const names = diarization ? speakerNames(diarization) : null;
-  const turns = diarization
-    ? diarization.turns.map((t) => ({ start: t.start, end: t.end, speaker: names.get(t.speaker) }))
-    : [];
-  return { transcript: { ...verbose, segments, turns }, note };
+  const response = await request("/v1/audio/transcriptions", { method: "POST", body: form });
+  const segments = [];
+  for await (const event of streamedEvents(response)) {
+    if (event.type === "transcript.text.delta") heard(event.delta);
+    else if (event.type === "transcript.text.segment") segments.push(event);
+    else if (event.type === "transcript.text.done") {
+      const { type: _, ...body } = event;
+      if (!options.speakers) return body;
+      return { ...body, language: commonest(segments), segments };
+    }
+  }
+  throw new ApiError("The transcription stopped before it finished; try again.");
 }
 
 export function mount(panel) {
   let chosen = null;
   const error = errorBox();
   const status = statusLine();
-  const result = h("div", { className: "transcript", "aria-live": "polite" });
+  const result = h("div", { className: "transcript" });
   const language = field(
     "Language",
     (id) => h("input", { id, type: "text", placeholder: "detect", size: 6, autocomplete: "off" }),
@@ -208,14 +215,16 @@ export function mount(panel) {
   async function start() {
     if (!chosen) return;
     clearError(error);
-    result.replaceChildren();
+    const live = h("p", { className: "streamed", "aria-live": "polite" });
+    result.replaceChildren(live);
     const options = { language: language.input.value.trim(), speakers: speakers.checked };
     try {
-      const { transcript, note } = await working(button, status, `Transcribing ${chosen.name}…`, () =>
-        run(chosen, options),
+      const transcript = await working(button, status, `Transcribing ${chosen.name}…`, () =>
+        transcribe(chosen, options, (delta) => live.append(delta)),
       );
-      render(result, transcript, chosen.name, note);
+      render(result, transcript, chosen.name);
     } catch (failure) {
+      if (!live.textContent) live.remove(); // text already heard stays, above the error
       showError(error, failure);
     }
   }
