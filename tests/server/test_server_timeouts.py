@@ -86,7 +86,8 @@ def test_work_past_the_timeout_is_stopped_and_answered_504(settings, longer_wav,
         assert error["code"] == "timeout" and error["type"] == "server_error"
         assert "1 s timeout" in error["message"] and error["param"] is None
         assert took < 0.75 * full_seconds, (took, full_seconds)
-        assert pool.admitted == 0
+        # the admission is released once the answer is sent, a moment after the client has it
+        assert _seconds_until_free(pool, 1.0) < 1.0, pool.admitted
         assert pool.submit(lambda: "free").result(timeout=2) == "free"  # the thread let go
         assert httpx.get(f"{url}/healthz").status_code == 200
 
