@@ -16,6 +16,10 @@ default
 fast
     * DeepCache (:mod:`~polymodal.diffusion.backends.deepcache`): the UNet's deep features
       computed on one step in three and reused between, in PyTorch;
+    * on the CPU, the UNet's Linear layers in int8 (:mod:`~polymodal.diffusion.backends.int8`:
+      PyTorch dynamic quantisation, per output channel), which composes with DeepCache's
+      hooks; trusted per model and shape after its noise prediction matched fp32's (cosine
+      >= 0.999), else fp32 with a warning; off under an active LoRA;
     * the tiny VAE (TAESD) for the decode, when its weights are on this machine (the
       ``taesd`` / ``taesdxl`` Hugging Face snapshots); otherwise the full VAE, with a note.
 
@@ -39,9 +43,24 @@ between 2 and 6 during the runs, so the figures below pair steps measured at the
   cached, 2.4x less UNet time than eager; latent cosine with ``default`` 0.998 (256 px,
   random weights); per image 106 s with the tiny VAE (decode 1.5 s), 123 s with the full
   VAE: 4.9x / 4.2x plain. Interval 5: 70 s / 87 s (7.4x / 6.0x), latent cosine 0.995;
+* int8 Linear layers (``fast``; 270 M of the UNet's 860 M weights, quantised in 5-14 s):
+  noise cosine with fp32 0.9998 at 512 and 256 px; final latents (256 px, 25 steps) of
+  ``fast`` against ``default`` 0.9982 with int8, 0.9983 without, int8 against fp32 ``fast``
+  0.9999. Speed, fp32 and int8 calls alternating at load 3.7-5.2: a full step takes 1.26x
+  less CPU time (1.16-1.28 in four pairs) but only 1.05x less wall time (0.92-1.14), and a
+  cached step 1.13x less CPU but 0.81x the wall time (slower): under this load the two
+  threads wait on each other more with int8's extra quantise steps. In the paired 512 px
+  bench (load 2.5-7, two rounds) ``fast`` was 3.0x and 5.5x plain per image (median 4.2x)
+  and without int8 1.5x and 4.4x: too noisy to show the 6x goal met. At 256 px (``--quick``,
+  load 3-4, two rounds) ``fast`` was 5.5x and 5.6x plain, 6.2x and 4.6x without int8; the
+  UNet's CPU seconds 5.9x plain with int8 against 4.6x without. A quiet-machine figure at
+  512 px is still owed (``bench/diffusion.py --no-default --fast-fp32``);
 * not taken: attention slicing (slower, FACTS.md), ``torch.compile``, channels_last and token
-  merging (no gain, FACTS.md), int8 (not exact, so not ``default``; not tried for ``fast``),
-  OpenVINO (FACTS.md: the same as ONNX Runtime on Zen 3; not measured here).
+  merging (no gain, FACTS.md), int8 in ``default`` (not exact), OpenVINO (FACTS.md: the same
+  as ONNX Runtime on Zen 3; not measured here); int8 on ONNX Runtime (MatMul/Gemm only:
+  1.33x a step, FACTS.md) because DeepCache's hooks need the eager UNet: alone, 25 int8
+  steps are about 2.9x plain per image against DeepCache's 4.9x, and both together need
+  the export split at the cached features.
 """
 
 from __future__ import annotations
@@ -75,7 +94,8 @@ TINY_VAES = {"sd": "taesd", "sdxl": "taesdxl"}
 class SpeedPlan:
     """How one request runs: ``unet`` ``"onnx"`` or ``"torch"``; ``deepcache`` the interval
     (0: off); ``tiny_vae`` the TAESD folder or ``None``; ``vae_tiling``; ``notes`` for the
-    user (a preset that could not apply in full says why)."""
+    user (a preset that could not apply in full says why); ``int8`` the UNet's Linear layers
+    in int8 (:mod:`~polymodal.diffusion.backends.int8`)."""
 
     speed: str
     unet: str
@@ -84,6 +104,7 @@ class SpeedPlan:
     vae_tiling: bool
     attention_slicing: bool
     notes: tuple[str, ...] = ()
+    int8: bool = False
 
 
 def _parameters(module: Any) -> int:
@@ -105,6 +126,17 @@ def _unet_backend(model: Any, options: Any, device: str) -> tuple[str, str | Non
     if memory.free_memory_mb() < unet_mb * ONNX_MEMORY_FACTOR + memory.HEADROOM_MB:
         return "torch", "Not enough free memory to compile the UNet for ONNX Runtime: eager."
     return "onnx", None
+
+
+def _int8_applies(options: Any, device: str, notes: list[str]) -> bool:
+    """int8 Linear layers on the CPU (PyTorch's kernels are CPU-only; a GPU runs fp16),
+    except under an active LoRA, whose wrappers compute beside the layer int8 would replace."""
+    if device != "cpu":
+        return False
+    if any(lora.scale for lora in options.loras):
+        notes.append("int8 is off with a LoRA: its UNet runs in fp32.")
+        return False
+    return True
 
 
 def find_tiny_vae(is_xl: bool) -> Path | None:
@@ -156,7 +188,8 @@ def plan(model: Any, options: Any, size: tuple[int, int], device: str) -> SpeedP
             name = TINY_VAES["sdxl" if model.is_xl else "sd"]
             notes.append(f"The tiny VAE ({name}) is not on this machine: decoding in full.")
         interval = deepcache.DEFAULT_INTERVAL
-        return SpeedPlan(speed, "torch", interval, tiny, tiling, slicing, tuple(notes))
+        int8 = _int8_applies(options, device, notes)
+        return SpeedPlan(speed, "torch", interval, tiny, tiling, slicing, tuple(notes), int8)
     unet, why = _unet_backend(model, options, device)
     if why:
         notes.append(why)
@@ -210,6 +243,21 @@ class Accelerator:
         if self.progress is not None:
             self.progress(0, 1)
 
+    def _int8(self, unet: Any) -> Any:
+        """The model's int8 Linear layers, made on the first ``fast`` request in this process."""
+        from polymodal.diffusion.backends.int8 import Int8UNet
+
+        key = ("int8", id(unet))
+        if key not in self.model.compiled:
+            self._compiling()  # seconds for SD 1.5's 270 M Linear weights
+            self.model.compiled[key] = Int8UNet(unet)
+        return self.model.compiled[key]
+
+    def _fallback(self, verdict: Any) -> None:
+        if verdict.reason not in self.notes:  # once per request, however many images
+            self.notes.append(verdict.reason)
+            warnings.warn(verdict.reason, RuntimeWarning, stacklevel=2)
+
     def _vae(self, pipe: Any) -> Any:
         """The tiny VAE, loaded once per request in the full VAE's dtype and device."""
         if self._tiny is None:
@@ -225,6 +273,7 @@ class Accelerator:
     def image(self, pipe: Any, call: dict[str, Any], guidance: bool) -> Iterator[None]:
         """Apply the plan around one image's pipeline call (``call``: its arguments, the
         prompt embeddings included; ``guidance``: whether the UNet batch is two)."""
+        from polymodal.diffusion.backends.int8 import int8_unet
         from polymodal.diffusion.backends.onnx import onnx_unet
 
         with contextlib.ExitStack() as stack:
@@ -242,6 +291,8 @@ class Accelerator:
                 runner = self._runner(pipe, call, guidance)
                 if runner is not None:
                     stack.enter_context(onnx_unet(pipe.unet, runner))
+            if self.plan.int8:  # inside DeepCache's hooks: see backends.int8.int8_unet
+                stack.enter_context(int8_unet(pipe.unet, self._int8(pipe.unet), self._fallback))
             if self.plan.deepcache:
                 stack.enter_context(deepcache.deepcache(pipe.unet, self.plan.deepcache))
             yield
