@@ -104,6 +104,23 @@ def test_a_long_window_ends_at_a_pause_not_mid_word():
     assert cut_point(steady) == CHUNK_SECONDS  # no pause: the decoder resumes where it stopped
 
 
+def test_thirty_seconds_and_one_sample_is_one_whole_window():
+    """A 30 s recording one sample over (every AMI excerpt: 480,001 samples) is decoded whole,
+    as faster-whisper decodes it, not cut at a pause in its last 10 s: cut at 28.7 s, AMI trn09
+    lost "it didn't miss it" at 15 s (90 words against plain faster-whisper's 103)."""
+    from polymodal.speech.chunks import Chunk
+
+    rng = np.random.default_rng(0)
+    audio = (rng.normal(size=30 * RATE + 1) * 0.1).astype(np.float32)
+    audio[int(25.0 * RATE) : int(25.3 * RATE)] *= 0.01  # a pause the cut would pick
+    chunk = Chunk(0, audio, ((0.0, audio.size / RATE),))
+    windows = SourceWindows(iter([chunk, SourceDone(0, ((0.0, 30.0),), 30.0)]))
+    window = windows.window()
+    assert window.audio.size == audio.size and window.original_end == chunk.original_end
+    windows.advance(window.duration)
+    assert windows.window() is None
+
+
 def test_a_chunk_maps_source_times_back_to_its_own():
     from polymodal.speech.chunks import Chunk
 
