@@ -30,7 +30,6 @@ changes) where wall times are too noisy. Prints one JSON object.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import resource
@@ -44,122 +43,18 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-CONFIGS = Path(__file__).with_name("sd15_configs.json")
+from _diffusion_steps import (  # bench/_diffusion_steps.py, beside this file
+    CPU_STEPS,
+    build_pipeline,
+    cosine,
+    decode_seconds,
+    full_run,
+    per_image,
+    text_encoding,
+    time_steps,
+)
+
 GOALS = {"image_ratio": 2.5, "step_ratio": 1.3, "fast_ratio": 6.0, "parity": 0.999}
-
-
-def build_pipeline():
-    """StableDiffusionPipeline of SD 1.5's real size with random weights (seeded)."""
-    import torch
-    from diffusers import (
-        AutoencoderKL,
-        PNDMScheduler,
-        StableDiffusionPipeline,
-        UNet2DConditionModel,
-    )
-    from transformers import CLIPTextConfig, CLIPTextModel
-
-    configs = json.loads(CONFIGS.read_text())
-    torch.manual_seed(0)
-    return StableDiffusionPipeline(
-        vae=AutoencoderKL(**configs["vae"]).eval(),
-        text_encoder=CLIPTextModel(CLIPTextConfig(**configs["text_encoder"])).eval(),
-        tokenizer=None,
-        unet=UNet2DConditionModel(**configs["unet"]).eval(),
-        scheduler=PNDMScheduler.from_config(configs["scheduler"]),
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-
-
-def text_encoding(pipe) -> tuple[float, dict]:
-    """Seconds to encode a prompt and a negative prompt (77 tokens each), and the embeddings."""
-    import torch
-
-    generator = torch.Generator().manual_seed(0)
-    ids = torch.randint(0, 49408, (2, 1, 77), generator=generator)
-    times = []
-    with torch.inference_mode():
-        for _ in range(3):
-            started = time.perf_counter()
-            states = [pipe.text_encoder(row)[0] for row in ids]
-            times.append(time.perf_counter() - started)
-    embeds = {"prompt_embeds": states[0], "negative_prompt_embeds": states[1]}
-    return min(times), embeds
-
-
-def time_steps(pipe, embeds, *, steps, measure, size, guidance, seed=0):
-    """Per-step seconds of ``measure`` steps after one warm-up (the run is interrupted then),
-    and the latents at that point. ``CPU_STEPS`` gets the same steps' process CPU seconds
-    (all threads): on a shared machine the work done, which other processes' load barely
-    changes, where wall time follows the scheduler."""
-    import torch
-
-    stamps: list[float] = []
-    cpu: list[float] = []
-
-    def on_step(p, index, timestep, kwargs):
-        stamps.append(time.perf_counter())
-        cpu.append(time.process_time())
-        if len(stamps) > measure + 1:  # the start, the warm-up step, then ``measure`` steps
-            p._interrupt = True
-        return kwargs
-
-    stamps.append(time.perf_counter())
-    cpu.append(time.process_time())
-    with torch.inference_mode():
-        out = pipe(
-            **embeds,
-            num_inference_steps=steps,
-            guidance_scale=guidance,
-            width=size,
-            height=size,
-            generator=torch.Generator().manual_seed(seed),
-            output_type="latent",
-            callback_on_step_end=on_step,
-        )
-    durations = [b - a for a, b in itertools.pairwise(stamps[1:])]  # drop the warm-up
-    CPU_STEPS.append([b - a for a, b in itertools.pairwise(cpu[1:])])
-    return durations, out.images
-
-
-CPU_STEPS: list[list[float]] = []
-
-
-def full_run(pipe, embeds, *, steps, size, guidance, seed=0):
-    """The final latents of a complete run (for the fast-vs-default cosine)."""
-    import torch
-
-    with torch.inference_mode():
-        return pipe(
-            **embeds,
-            num_inference_steps=steps,
-            guidance_scale=guidance,
-            width=size,
-            height=size,
-            generator=torch.Generator().manual_seed(seed),
-            output_type="latent",
-        ).images
-
-
-def decode_seconds(vae, latents) -> float:
-    import torch
-
-    scale = getattr(vae.config, "scaling_factor", 1.0)
-    with torch.inference_mode():
-        started = time.perf_counter()
-        vae.decode(latents / scale)
-        return time.perf_counter() - started
-
-
-def cosine(a, b) -> float:
-    a, b = a.reshape(-1).double(), b.reshape(-1).double()
-    return float(a @ b / (a.norm() * b.norm()))
-
-
-def per_image(text_s, step_s, steps, decode_s) -> float:
-    return text_s + step_s * steps + decode_s
 
 
 def measure_ours(
