@@ -70,6 +70,7 @@ PASSAGE = (
 )
 RATE = 24_000
 CHUNK_S = 0.1
+SHOW_TEXT = False  # --show-text: the offline and live texts on stderr
 GOALS = {"median_lag_s": 2.0, "p95_lag_s": 3.5, "wer_over_offline": 0.02, "two_median_s": 3.0}
 SERVER = """
 import uvicorn
@@ -245,6 +246,10 @@ def measure(name: str, audio: np.ndarray, reference: str, sessions: int) -> dict
             used = cpu_seconds(pid) - cpu
             lags = [x for o in outcomes for x in word_lags(offline_words, o["words"], sent_at)]
             first = outcomes[0]
+            if SHOW_TEXT:
+                print(f"[{name}, {count} session(s)] offline: {offline.text}", file=sys.stderr)
+                for o in outcomes:
+                    print(f"[{name}, {count} session(s)] live: {o['text']}", file=sys.stderr)
             runs[count] = {
                 **summary(lags),
                 "wer_vs_offline": wer(offline.text, first["text"]),
@@ -267,7 +272,10 @@ def measure(name: str, audio: np.ndarray, reference: str, sessions: int) -> dict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="the passage and one real file")
+    parser.add_argument("--show-text", action="store_true", help="print offline and live texts")
     args = parser.parse_args()
+    global SHOW_TEXT
+    SHOW_TEXT = args.show_text
     with tempfile.TemporaryDirectory() as folder:
         passage, text = espeak_passage(Path(folder))
         files = [("espeak passage", passage, text, 2)]

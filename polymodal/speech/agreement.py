@@ -141,11 +141,19 @@ def unheard(words: list[Word], committed: list[Word]) -> list[Word]:
     end = committed[-1].end
     fresh = [w for w in words if (w.start + w.end) / 2 > end - _SEAM]
     tail = [norm(w.word) for w in committed[-_MAX_REPEAT:]]
-    head = [norm(w.word) for w in fresh[:_MAX_REPEAT]]
+    head = [norm(w.word) for w in fresh[: _MAX_REPEAT + 1]]
     for size in range(min(len(tail), len(head)), 0, -1):
         if tail[-size:] == head[:size]:
             return fresh[size:]
+        if size >= 2 and tail[-size:] == head[1 : size + 1]:
+            return fresh[size + 1 :]  # a stray word before the repeat ("to be able" again)
     return fresh
+
+
+def spoken(words: list[Word]) -> list[Word]:
+    """The words that hold a letter or digit: Whisper writes a trailing silence as
+    punctuation-only "words" (" .", " . ."), which would otherwise be committed as text."""
+    return [w for w in words if norm(w.word)]
 
 
 def agreed_prefix(fresh: list[Word], previous: list[Word]) -> list[Word]:

@@ -44,7 +44,7 @@ import numpy as np
 
 from polymodal.errors import BadInputError, NoSpeechError, PolymodalError, TooLargeError
 from polymodal.media.audio import SAMPLE_RATE
-from polymodal.speech.agreement import ItemBuffer
+from polymodal.speech.agreement import ItemBuffer, spoken
 from polymodal.speech.chunks import Chunk, SourceDone
 from polymodal.speech.engine import Decoded, decode
 from polymodal.speech.live_events import (
@@ -319,8 +319,9 @@ class LiveSession:
         with self._lock:
             decoded = list(_windows(self.transcriber, chunk, options, every=final))
         self.decode_seconds += time.perf_counter() - started
-        segments = [s for d in decoded for s in d.segments if s.words]
-        return [w for s in segments for w in s.words], [s.words[-1].end for s in segments]
+        segments = [s for d in decoded for s in d.segments if spoken(list(s.words))]
+        ends = [spoken(list(s.words))[-1].end for s in segments]
+        return spoken([w for s in segments for w in s.words]), ends
 
     def _prompt(self) -> str | None:
         """The user's prompt, then the last committed text outside the buffer (Whisper would
