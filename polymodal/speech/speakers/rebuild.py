@@ -3,7 +3,8 @@ them (steps 3-4 of :mod:`.segmented`).
 
 Each (chunk, local speaker) carries one voice vector; average-linkage clustering at cosine
 distance :data:`CUT` links them, and clusters with under :data:`MIN_SPEAKER_SECONDS` of speech
-are strays folded into the nearest speaker (a cough, a word heard through another's turn),
+(or, in a short recording, under :data:`MIN_SPEAKER_SHARE` of all of it) are strays folded into
+the nearest speaker (a cough, a word heard through another's turn),
 unless they hold :data:`DISTINCT_SECONDS` and sound unlike every speaker (centre cosine under
 :data:`DISTINCT`): a brief voice of its own. The cut (0.15, similarity 0.85) is tighter than
 the window backend's (0.30) because vectors of seconds of one voice agree more closely than
@@ -30,7 +31,8 @@ from polymodal.speech.speakers.segmentation import FRAME_DURATION, FRAME_STEP, L
 from polymodal.vectors import unit_rows
 
 CUT = 0.15  # cosine distance at which the cluster tree is cut (AMI and espeak-ng, prototype)
-MIN_SPEAKER_SECONDS = 4.0  # a cluster with less speech is a stray, not a speaker
+MIN_SPEAKER_SECONDS = 4.0  # a cluster with less speech is a stray, not a speaker...
+MIN_SPEAKER_SHARE = 0.25  # ...unless it holds this share of all speech (short recordings)
 DISTINCT = 0.65  # ...unless its centre is this unlike every speaker's (cosine below)
 DISTINCT_SECONDS = 0.5  # ...and it holds this much speech
 # Pauses of one speaker shorter than this stay inside the turn. AMI's reference does the same:
@@ -94,9 +96,10 @@ def _fold(vectors: np.ndarray, seconds: np.ndarray, ids: np.ndarray, keep: int =
     ids = np.unique(ids, return_inverse=True)[1]
     sizes = np.bincount(ids, weights=seconds)
     order = np.argsort(-sizes)
-    big = list(
-        dict.fromkeys([*(k for k in order if sizes[k] >= MIN_SPEAKER_SECONDS), *order[:keep]])
-    )
+    # In a clip of a few seconds nobody talks for 4 s: a quarter of the speech is a speaker
+    # (a 9 s exchange of two 3.5 s turns was folded into one voice).
+    floor = min(MIN_SPEAKER_SECONDS, MIN_SPEAKER_SHARE * sizes.sum())
+    big = list(dict.fromkeys([*(k for k in order if sizes[k] >= floor), *order[:keep]]))
     all_centres = _centres(vectors, ids)
     for k in order:  # a brief voice unlike every speaker (kept so far) is a speaker too
         brief = k not in big and sizes[k] >= DISTINCT_SECONDS
