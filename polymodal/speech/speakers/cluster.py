@@ -95,7 +95,7 @@ def _exactly(vectors: np.ndarray, k: int) -> np.ndarray:
         labels = _agglomerate(vectors, n_clusters=min(k + extra, len(vectors)))
         labels = _fold_small(vectors, labels, _min_windows())
         if labels.max() + 1 >= k:
-            return _refine(vectors, _merge_down(vectors, labels, k), steps=3)
+            return _refine(vectors, merge_down(vectors, labels, k), steps=3)
     return _refine(vectors, _agglomerate(vectors, n_clusters=k), steps=3)
 
 
@@ -140,7 +140,7 @@ def _merge_similar(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return _merge(vectors, labels, go_on)
 
 
-def _merge_down(vectors: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+def merge_down(vectors: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
     """Merge the most similar pair of clusters until ``k`` are left."""
     return _merge(vectors, labels, lambda labels, a, b, similarity: labels.max() + 1 > k)
 

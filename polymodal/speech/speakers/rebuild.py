@@ -27,8 +27,8 @@ import numpy as np
 
 from polymodal.media.audio import SAMPLE_RATE
 from polymodal.speech.options import SpeakerOptions
+from polymodal.speech.speakers.cluster import centroids, merge_down
 from polymodal.speech.speakers.segmentation import FRAME_DURATION, FRAME_STEP, LOCAL_SPEAKERS
-from polymodal.vectors import unit_rows
 
 CUT = 0.15  # cosine distance at which the cluster tree is cut (AMI and espeak-ng, prototype)
 MIN_SPEAKER_SECONDS = 4.0  # a cluster with less speech is a stray, not a speaker...
@@ -69,7 +69,7 @@ def cluster_voices(
         wanted = min(max(count, options.min_speakers or 1), options.max_speakers or len(found))
         if wanted != count:
             ids = _exactly(vectors, seconds, min(wanted, len(found)))
-    centres = _centres(vectors, ids)
+    centres = centroids(vectors, ids)
     return _pair(found, vectors, centres), centres
 
 
@@ -85,10 +85,6 @@ def _agglomerate(
     ).fit_predict(vectors)
 
 
-def _centres(vectors: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    return unit_rows(np.stack([vectors[ids == k].mean(axis=0) for k in range(ids.max() + 1)]))
-
-
 def _fold(vectors: np.ndarray, seconds: np.ndarray, ids: np.ndarray, keep: int = 1) -> np.ndarray:
     """Fold clusters under :data:`MIN_SPEAKER_SECONDS` into the nearest big one, but for distinct
     brief voices (module docstring); at least ``keep`` clusters (the largest) survive even when
@@ -100,7 +96,7 @@ def _fold(vectors: np.ndarray, seconds: np.ndarray, ids: np.ndarray, keep: int =
     # (a 9 s exchange of two 3.5 s turns was folded into one voice).
     floor = min(MIN_SPEAKER_SECONDS, MIN_SPEAKER_SHARE * sizes.sum())
     big = list(dict.fromkeys([*(k for k in order if sizes[k] >= floor), *order[:keep]]))
-    all_centres = _centres(vectors, ids)
+    all_centres = centroids(vectors, ids)
     for k in order:  # a brief voice unlike every speaker (kept so far) is a speaker too
         brief = k not in big and sizes[k] >= DISTINCT_SECONDS
         if brief and np.max(all_centres[big] @ all_centres[k]) < DISTINCT:
@@ -119,20 +115,10 @@ def _exactly(vectors: np.ndarray, seconds: np.ndarray, k: int) -> np.ndarray:
     for extra in range(4):
         ids = _fold(vectors, seconds, _agglomerate(vectors, clusters=min(k + extra, len(vectors))))
         if ids.max() + 1 >= k:
-            return _merge_down(vectors, ids, k)
-    return _merge_down(
+            return merge_down(vectors, ids, k)
+    return merge_down(
         vectors, _fold(vectors, seconds, _agglomerate(vectors, clusters=k), keep=k), k
     )
-
-
-def _merge_down(vectors: np.ndarray, ids: np.ndarray, k: int) -> np.ndarray:
-    while ids.max() + 1 > k:
-        centres = _centres(vectors, ids)
-        sims = centres @ centres.T
-        np.fill_diagonal(sims, -2)
-        a, b = np.unravel_index(np.argmax(sims), sims.shape)
-        ids = np.unique(np.where(ids == b, a, ids), return_inverse=True)[1]
-    return ids
 
 
 def _pair(
