@@ -12,6 +12,7 @@ hypothesis' spelling is the one committed, since it heard more of the sentence.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -150,7 +151,7 @@ def unheard(words: list[Word], committed: list[Word]) -> list[Word]:
     return fresh
 
 
-def spoken(words: list[Word]) -> list[Word]:
+def spoken(words: Iterable[Word]) -> list[Word]:
     """The words that hold a letter or digit: Whisper writes a trailing silence as
     punctuation-only "words" (" .", " . ."), which would otherwise be committed as text."""
     return [w for w in words if norm(w.word)]

@@ -319,9 +319,8 @@ class LiveSession:
         with self._lock:
             decoded = list(_windows(self.transcriber, chunk, options, every=final))
         self.decode_seconds += time.perf_counter() - started
-        segments = [s for d in decoded for s in d.segments if spoken(list(s.words))]
-        ends = [spoken(list(s.words))[-1].end for s in segments]
-        return spoken([w for s in segments for w in s.words]), ends
+        segments = [words for d in decoded for s in d.segments if (words := spoken(s.words))]
+        return [w for words in segments for w in words], [words[-1].end for words in segments]
 
     def _prompt(self) -> str | None:
         """The user's prompt, then the last committed text outside the buffer (Whisper would
