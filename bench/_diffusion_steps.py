@@ -58,8 +58,6 @@ def time_steps(pipe, embeds, *, steps, measure, size, guidance, seed=0):
     and the latents at that point. ``CPU_STEPS`` gets the same steps' process CPU seconds
     (all threads): on a shared machine the work done, which other processes' load barely
     changes, where wall time follows the scheduler."""
-    import torch
-
     stamps: list[float] = []
     cpu: list[float] = []
 
@@ -72,27 +70,20 @@ def time_steps(pipe, embeds, *, steps, measure, size, guidance, seed=0):
 
     stamps.append(time.perf_counter())
     cpu.append(time.process_time())
-    with torch.inference_mode():
-        out = pipe(
-            **embeds,
-            num_inference_steps=steps,
-            guidance_scale=guidance,
-            width=size,
-            height=size,
-            generator=torch.Generator().manual_seed(seed),
-            output_type="latent",
-            callback_on_step_end=on_step,
-        )
+    latents = full_run(
+        pipe, embeds, steps=steps, size=size, guidance=guidance, seed=seed, on_step=on_step
+    )
     durations = [b - a for a, b in itertools.pairwise(stamps[1:])]  # drop the warm-up
     CPU_STEPS.append([b - a for a, b in itertools.pairwise(cpu[1:])])
-    return durations, out.images
+    return durations, latents
 
 
 CPU_STEPS: list[list[float]] = []
 
 
-def full_run(pipe, embeds, *, steps, size, guidance, seed=0):
-    """The final latents of a complete run (for the fast-vs-default cosine)."""
+def full_run(pipe, embeds, *, steps, size, guidance, seed=0, on_step=None):
+    """The final latents of a run (for the fast-vs-default cosine), or where ``on_step``
+    interrupted it."""
     import torch
 
     with torch.inference_mode():
@@ -104,6 +95,7 @@ def full_run(pipe, embeds, *, steps, size, guidance, seed=0):
             height=size,
             generator=torch.Generator().manual_seed(seed),
             output_type="latent",
+            callback_on_step_end=on_step,
         ).images
 
 
