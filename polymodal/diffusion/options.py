@@ -34,7 +34,7 @@ DEFAULT_GUIDANCE = 7.0
 #: does and what it was measured to gain: :mod:`polymodal.diffusion.speed`).
 SPEEDS: dict[str, str] = {
     "default": "exact quality (noise prediction within cosine 0.999 of eager diffusers); "
-    "on the CPU the UNet runs on ONNX Runtime, compiled once per model and size",
+    "on the CPU the UNet runs compiled (OpenVINO, else ONNX Runtime), once per model and size",
     "fast": "DeepCache reuses the UNet's deep features 2 steps in 3 (about 2x less UNet "
     "time, slightly different images) and the tiny VAE decodes when its weights are here",
 }

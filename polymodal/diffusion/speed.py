@@ -5,9 +5,10 @@
 quality for less work. Measured on this machine first (below), then chosen:
 
 default
-    * the UNet on ONNX Runtime (fp32, static shapes), exported once per model and size and
-      cached on disk, trusted only after a parity check (else PyTorch eager with a warning);
-      used on the CPU for SD 1.x/2.x UNets without a LoRA or ControlNet in the request;
+    * the UNet compiled (fp32, static shapes): exported to ONNX once per model and size and
+      cached on disk, run by OpenVINO (ONNX Runtime where OpenVINO is not installed), trusted
+      only after a parity check on that runtime (else PyTorch eager with a warning); used on
+      the CPU for SD 1.x/2.x UNets without a LoRA or ControlNet in the request;
     * PyTorch's defaults where they are already the best: its thread count (one per physical
       core), scaled-dot-product attention (diffusers' ``AttnProcessor2_0``), and the
       unconditional and conditional halves of guidance in one UNet batch;
@@ -33,12 +34,18 @@ between 2 and 6 during the runs, so the figures below pair steps measured at the
 
 * eager UNet step 10.0-10.8 s on the quiet machine (23.6-27.5 s under load), VAE decode
   18.5 s (32.7 s under load), text encoding 0.8 s;
-* ONNX Runtime fp32 UNet 8.8 s per step against eager's 10.0 s measured minutes apart: 1.14x
-  (1.09x and 1.18x in two loaded runs); noise cosine with eager 1.0000. Export and parity
-  check 106-158 s once (3.3 GB on disk); loading the cached export 13-21 s; peak RSS 12.4 GB
-  with the eager UNet kept for fallback;
-* per image: plain defaults (PNDM 50 steps) 521 s, ours (DPM++ 2M Karras 25 steps, ONNX)
-  240 s: 2.2x;
+* OpenVINO 2026.4 fp32 UNet (since 2026-12, on another host of the same kind, load 1.3-1.8):
+  9.09 s per step against eager's 12.70 s in the same run: 1.40x (medians 9.48 and 13.1 s:
+  1.38x); noise cosine with eager 1.0000; export, compile and parity check 79 s once; peak
+  RSS 12.2 GB with the eager UNet kept for fallback; per image 251 s against plain's 658 s:
+  2.63x. One process at a time, a step took 8.6-9.1 s on OpenVINO, 11.4-13.1 s eager, and
+  10.3-11.9 s on ONNX Runtime 1.32 from the same file; ONNX Runtime's own fused attention
+  (``com.microsoft.MultiHeadAttention`` put in the export) gained 8 % over its plain graph,
+  still short of OpenVINO, and splitting GEGLU's projection in two gained nothing;
+* earlier, ONNX Runtime fp32 UNet 8.8 s per step against eager's 10.0 s measured minutes
+  apart: 1.14x (1.09x and 1.18x in two loaded runs); export and parity check 106-158 s once
+  (3.3 GB on disk); loading the cached export 13-21 s; per image: plain defaults (PNDM 50
+  steps) 521 s, ours (DPM++ 2M Karras 25 steps, ONNX Runtime) 240 s: 2.2x;
 * DeepCache interval 3: cached step 0.86 s (9 % of a full step); 25 steps = 9 full + 16
   cached, 2.4x less UNet time than eager; latent cosine with ``default`` 0.998 (256 px,
   random weights); per image 106 s with the tiny VAE (decode 1.5 s), 123 s with the full
@@ -56,11 +63,10 @@ between 2 and 6 during the runs, so the figures below pair steps measured at the
   UNet's CPU seconds 5.9x plain with int8 against 4.6x without. A quiet-machine figure at
   512 px is still owed (``bench/diffusion.py --no-default --fast-fp32``);
 * not taken: attention slicing (slower, FACTS.md), ``torch.compile``, channels_last and token
-  merging (no gain, FACTS.md), int8 in ``default`` (not exact), OpenVINO (FACTS.md: the same
-  as ONNX Runtime on Zen 3; not measured here); int8 on ONNX Runtime (MatMul/Gemm only:
-  1.33x a step, FACTS.md) because DeepCache's hooks need the eager UNet: alone, 25 int8
-  steps are about 2.9x plain per image against DeepCache's 4.9x, and both together need
-  the export split at the cached features.
+  merging (no gain, FACTS.md), int8 in ``default`` (not exact); int8 on ONNX Runtime
+  (MatMul/Gemm only: 1.33x a step, FACTS.md) because DeepCache's hooks need the eager
+  UNet: alone, 25 int8 steps are about 2.9x plain per image against DeepCache's 4.9x, and
+  both together need the export split at the cached features.
 """
 
 from __future__ import annotations
@@ -81,7 +87,7 @@ from polymodal.errors import TooLargeError
 log = logging.getLogger(__name__)
 
 #: UNets smaller than this stay in PyTorch: exporting costs seconds to minutes and a tiny
-#: UNet's step is already milliseconds, so ONNX Runtime cannot pay that back.
+#: UNet's step is already milliseconds, so a compiled runtime cannot pay that back.
 ONNX_MIN_PARAMETERS = 100_000_000
 #: What an export needs besides the model: the traced graph and the session's own copy of the
 #: weights, about three times the UNet's size at the peak.
@@ -124,7 +130,7 @@ def _unet_backend(model: Any, options: Any, device: str) -> tuple[str, str | Non
         return "torch", None  # the export holds the base UNet only
     unet_mb = _parameters(unet) * 4 / 2**20
     if memory.free_memory_mb() < unet_mb * ONNX_MEMORY_FACTOR + memory.HEADROOM_MB:
-        return "torch", "Not enough free memory to compile the UNet for ONNX Runtime: eager."
+        return "torch", "Not enough free memory to compile the UNet: eager."
     return "onnx", None
 
 

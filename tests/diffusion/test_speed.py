@@ -186,3 +186,27 @@ def test_the_tiny_vae_loads_through_the_catalogue(tmp_path):
         encoder_block_out_channels=blocks, decoder_block_out_channels=blocks
     ).save_pretrained(folder)
     assert isinstance(polymodal.load_model(str(folder), "vae"), AutoencoderTiny)
+
+
+def test_openvino_runs_the_export_when_installed():
+    """The faster runtime is the one chosen (``generate`` installs it), and the cache key
+    names it, so a verdict checked on one runtime is never trusted for the other."""
+    assert onnx.runtime() == "openvino"
+    assert "-openvino2026" in onnx.versions()
+
+
+@pytest.mark.parametrize("name", ["openvino", "onnxruntime"])
+def test_each_runtime_runs_the_export_as_pytorch_does(tiny_sd_dir, tmp_path, monkeypatch, name):
+    unet = resident_unet(tiny_sd_dir)
+    size = int(unet.config.sample_size)
+    shape = onnx.Shape(batch=2, height=size, width=size, tokens=77, channels=4, context=16)
+    onnx.export(unet, shape, tmp_path)
+    monkeypatch.setattr(onnx, "runtime", lambda: name)
+    runner = onnx.OnnxUNet(tmp_path, shape, 0.0, threads=1)
+    assert onnx.parity(unet, runner) >= onnx.PARITY_MIN
+    # A result stays as it was after later calls (OpenVINO reuses its output buffer).
+    zeros, ones = np.zeros(shape.sample(), np.float32), np.ones(shape.states(), np.float32)
+    first = runner.run(zeros, 10.0, ones)
+    kept = first.copy()
+    second = runner.run(zeros + 1, 900.0, -ones)
+    assert not np.array_equal(first, second) and np.array_equal(first, kept)
