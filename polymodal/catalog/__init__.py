@@ -19,7 +19,7 @@ from polymodal.catalog.locate import (
     list_models,
     resolve,
 )
-from polymodal.catalog.resident import ResidentModel, load, resident, unload
+from polymodal.catalog.resident import ResidentModel, grew, load, resident, unload
 from polymodal.catalog.specs import (
     CATALOG,
     LOADERS,
@@ -40,6 +40,7 @@ __all__ = [
     "default_model",
     "disk_size_mb",
     "get_spec",
+    "grew",
     "list_models",
     "load",
     "resident",

@@ -18,6 +18,9 @@ the load, when no other load ran at the same time (it also counts a library impo
 first load, so it errs on the large side, and sees host memory only, not an accelerator's);
 the catalogue's ``memory_mb``; the size of the weights on disk.
 
+What a model makes after its load (the compiled UNet a first generation request exports) is
+added to its record by :func:`grew`, with the same eviction.
+
 A model larger than the whole budget is loaded alone: every other model is evicted first and a
 warning is logged. Refusing it would make a default budget on a small machine reject the one
 model the user asked for; a warning tells them to raise the budget or pick a smaller model.
@@ -189,6 +192,18 @@ class _Cache:
                     budget,
                 )
 
+    def grow(self, model: Any, extra_mb: float, budget: float) -> ResidentModel | None:
+        """Count ``extra_mb`` more for the resident ``model`` (found by identity) and evict
+        least recently used others to stay within ``budget``; ``None`` if it is not resident."""
+        with self._lock:
+            for key, entry in self._entries.items():
+                if entry.model is model:
+                    memory = round(entry.record.memory_mb + extra_mb, 1)
+                    entry.record = replace(entry.record, memory_mb=memory)
+                    self._evict(key, 0.0, budget)
+                    return entry.record
+        return None
+
     def drop(self, match: Callable[[Key], bool]) -> tuple[ResidentModel, ...]:
         with self._lock:
             keys = [key for key in self._entries if match(key)]
@@ -280,6 +295,16 @@ def unload(
         return (family is None or key[0] == family) and (identity is None or key[1] == identity)
 
     return _CACHE.drop(match)
+
+
+def grew(model: Any, extra_mb: float) -> None:
+    """A resident model made ``extra_mb`` more after its load (a compiled copy of its weights,
+    made on first use): its record counts it from now on, and the least recently used other
+    models are evicted to stay within the budget. A model the cache does not hold (built by
+    hand, or evicted meanwhile) is left alone."""
+    record = _CACHE.grow(model, extra_mb, settings().memory_mb)
+    if record is not None:
+        _warn_if_too_large(record, settings().memory_mb)
 
 
 def resident() -> tuple[ResidentModel, ...]:

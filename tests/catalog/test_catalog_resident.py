@@ -189,3 +189,15 @@ def test_a_bad_budget_fails_the_load_without_wedging_it(fake, monkeypatch):
         catalog.load(directory, "fake")
     monkeypatch.setenv("POLYMODAL_MEMORY_MB", "500")
     assert catalog.load(directory, "fake").path == directory.resolve()
+
+
+def test_what_a_model_makes_after_its_load_counts_against_the_budget(fake, monkeypatch):
+    """A compiled copy of a model's weights, made on its first use, is budgeted with it."""
+    monkeypatch.setenv("POLYMODAL_MEMORY_MB", "250")
+    catalog.load(fake.model_dir("a"), "fake")
+    grown = catalog.load(fake.model_dir("b"), "fake")
+    catalog.grew(grown, 100.0)
+    assert names(catalog.resident()) == ["b"], "the least recently used other stayed"
+    assert [r.memory_mb for r in catalog.resident()] == [200.0]
+    catalog.grew(object(), 100.0)  # not resident: nothing to count
+    assert [r.memory_mb for r in catalog.resident()] == [200.0]

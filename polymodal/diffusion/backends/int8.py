@@ -93,6 +93,11 @@ class Int8UNet:
         self._digest: str | None = None
         self._lock = threading.Lock()
 
+    @property
+    def memory_mb(self) -> float:
+        """What the int8 copies hold: a byte per weight, beside the fp32 layers kept."""
+        return sum(m.weight.numel() for m, _ in self.layers.values()) / 2**20
+
     @contextlib.contextmanager
     def swapped(self, unet: Any) -> Iterator[None]:
         """Within the block, ``unet`` computes with the int8 layers."""
