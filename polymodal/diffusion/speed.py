@@ -16,11 +16,16 @@ default
       there: that attention never holds the whole score matrix).
 fast
     * DeepCache (:mod:`~polymodal.diffusion.backends.deepcache`): the UNet's deep features
-      computed on one step in three and reused between, in PyTorch;
-    * on the CPU, the UNet's Linear layers in int8 (:mod:`~polymodal.diffusion.backends.int8`:
-      PyTorch dynamic quantisation, per output channel), which composes with DeepCache's
-      hooks; trusted per model and shape after its noise prediction matched fp32's (cosine
-      >= 0.999), else fp32 with a warning; off under an active LoRA;
+      computed on one step in three and reused between. Where ``default`` would compile the
+      UNet (the CPU, SD 1.x/2.x, no LoRA or ControlNet), the full steps run compiled from an
+      export that also returns the deep features, and the cached steps run the few layers
+      left in PyTorch (``onnx.compiled_deepcache``); elsewhere all of it runs in PyTorch on
+      diffusers hooks;
+    * where the full steps run in PyTorch on the CPU, the UNet's Linear layers in int8
+      (:mod:`~polymodal.diffusion.backends.int8`: PyTorch dynamic quantisation, per output
+      channel), which composes with DeepCache's hooks; trusted per model and shape after its
+      noise prediction matched fp32's (cosine >= 0.999), else fp32 with a warning; off under
+      an active LoRA. The compiled full steps stay fp32: faster than int8 in PyTorch here;
     * the tiny VAE (TAESD) for the decode, when its weights are on this machine (the
       ``taesd`` / ``taesdxl`` Hugging Face snapshots); otherwise the full VAE, with a note.
 
@@ -34,14 +39,19 @@ between 2 and 6 during the runs, so the figures below pair steps measured at the
 
 * eager UNet step 10.0-10.8 s on the quiet machine (23.6-27.5 s under load), VAE decode
   18.5 s (32.7 s under load), text encoding 0.8 s;
-* OpenVINO 2026.4 fp32 UNet (since 2026-12, on another host of the same kind, load 1.3-1.8):
-  9.09 s per step against eager's 12.70 s in the same run: 1.40x (medians 9.48 and 13.1 s:
-  1.38x); noise cosine with eager 1.0000; export, compile and parity check 79 s once; peak
-  RSS 12.2 GB with the eager UNet kept for fallback; per image 251 s against plain's 658 s:
-  2.63x. One process at a time, a step took 8.6-9.1 s on OpenVINO, 11.4-13.1 s eager, and
+* OpenVINO 2026.4 fp32 UNet (2026-12, another host of the same kind, load 1.6-2.1, three
+  rounds, each baseline paired with the default measured right after it): 8.88 s a step
+  against eager's 11.98 s; paired ratios 1.46x, 1.38x, 1.35x (median 1.38x); noise cosine
+  with eager 1.0000; export, compile and parity check 75-80 s once, loading the cached
+  export 7 s; per image 241 s against plain's 617 s (paired 2.77x, 2.64x, 2.57x: median
+  2.64x). One process at a time, a step took 8.6-9.1 s on OpenVINO, 11.4-13.1 s eager, and
   10.3-11.9 s on ONNX Runtime 1.32 from the same file; ONNX Runtime's own fused attention
   (``com.microsoft.MultiHeadAttention`` put in the export) gained 8 % over its plain graph,
   still short of OpenVINO, and splitting GEGLU's projection in two gained nothing;
+* ``fast`` with its full steps compiled (same run): full step 8.85 s, cached step 1.02 s,
+  per image 97.7 s with the tiny VAE: paired 6.50x, 5.18x, 6.32x plain (median 6.32x;
+  5.39x with the full VAE); the compiled and the PyTorch DeepCache give the same image
+  within 2 levels a pixel (tests), whose final latents are at cosine 0.998 of ``default``'s;
 * earlier, ONNX Runtime fp32 UNet 8.8 s per step against eager's 10.0 s measured minutes
   apart: 1.14x (1.09x and 1.18x in two loaded runs); export and parity check 106-158 s once
   (3.3 GB on disk); loading the cached export 13-21 s; per image: plain defaults (PNDM 50
@@ -79,6 +89,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from polymodal.catalog import grew
 from polymodal.diffusion import memory
 from polymodal.diffusion.backends import deepcache
 from polymodal.diffusion.options import DEFAULT_SPEED, check_speed
@@ -194,8 +205,9 @@ def plan(model: Any, options: Any, size: tuple[int, int], device: str) -> SpeedP
             name = TINY_VAES["sdxl" if model.is_xl else "sd"]
             notes.append(f"The tiny VAE ({name}) is not on this machine: decoding in full.")
         interval = deepcache.DEFAULT_INTERVAL
-        int8 = _int8_applies(options, device, notes)
-        return SpeedPlan(speed, "torch", interval, tiny, tiling, slicing, tuple(notes), int8)
+        unet, _ = _unet_backend(model, options, device)  # full steps compiled where they can be
+        int8 = unet == "torch" and _int8_applies(options, device, notes)  # else fp32, faster
+        return SpeedPlan(speed, unet, interval, tiny, tiling, slicing, tuple(notes), int8)
     unet, why = _unet_backend(model, options, device)
     if why:
         notes.append(why)
@@ -217,7 +229,8 @@ class Accelerator:
 
     def _runner(self, pipe: Any, call: dict[str, Any], guidance: bool) -> Any:
         """The compiled UNet for this call's shapes (compiled or read from disk on first use
-        in this process), or ``None`` after a warning when it cannot be used."""
+        in this process; with the deep features when DeepCache runs), or ``None`` after a
+        warning when it cannot be used."""
         from polymodal.diffusion.backends import onnx
 
         unet = pipe.unet
@@ -230,6 +243,7 @@ class Accelerator:
             tokens=int(states.shape[1]),
             channels=int(unet.config.in_channels),
             context=int(states.shape[2]),
+            deep=self.plan.deepcache > 1,
         )
         compiled = self.model.compiled
         if shape not in compiled:
@@ -237,6 +251,8 @@ class Accelerator:
 
             threads = torch.get_num_threads()
             compiled[shape] = onnx.prepare(unet, shape, threads=threads, on_compile=self._compiling)
+            if isinstance(compiled[shape], onnx.OnnxUNet):  # the runtime's copy of the weights
+                grew(self.model, _parameters(unet) * 4 / 2**20)
         runner = compiled[shape]
         if isinstance(runner, onnx.Fallback):
             if runner.reason not in self.notes:  # once per request, however many images
@@ -257,6 +273,7 @@ class Accelerator:
         if key not in self.model.compiled:
             self._compiling()  # seconds for SD 1.5's 270 M Linear weights
             self.model.compiled[key] = Int8UNet(unet)
+            grew(self.model, self.model.compiled[key].memory_mb)
         return self.model.compiled[key]
 
     def _fallback(self, verdict: Any) -> None:
@@ -280,7 +297,7 @@ class Accelerator:
         """Apply the plan around one image's pipeline call (``call``: its arguments, the
         prompt embeddings included; ``guidance``: whether the UNet batch is two)."""
         from polymodal.diffusion.backends.int8 import int8_unet
-        from polymodal.diffusion.backends.onnx import onnx_unet
+        from polymodal.diffusion.backends.onnx import compiled_deepcache, onnx_unet
 
         with contextlib.ExitStack() as stack:
             vae = pipe.vae
@@ -293,12 +310,15 @@ class Accelerator:
             if self.plan.attention_slicing:
                 pipe.enable_attention_slicing()
                 stack.callback(pipe.disable_attention_slicing)
-            if self.plan.unet == "onnx":
-                runner = self._runner(pipe, call, guidance)
-                if runner is not None:
-                    stack.enter_context(onnx_unet(pipe.unet, runner))
-            if self.plan.int8:  # inside DeepCache's hooks: see backends.int8.int8_unet
-                stack.enter_context(int8_unet(pipe.unet, self._int8(pipe.unet), self._fallback))
-            if self.plan.deepcache:
-                stack.enter_context(deepcache.deepcache(pipe.unet, self.plan.deepcache))
+            runner = self._runner(pipe, call, guidance) if self.plan.unet == "onnx" else None
+            if runner is not None and runner.shape.deep:
+                stack.enter_context(compiled_deepcache(pipe.unet, runner, self.plan.deepcache))
+            elif runner is not None:
+                stack.enter_context(onnx_unet(pipe.unet, runner))
+            else:  # DeepCache and int8 in PyTorch
+                if self.plan.int8:  # inside DeepCache's hooks: see backends.int8.int8_unet
+                    unet = pipe.unet
+                    stack.enter_context(int8_unet(unet, self._int8(unet), self._fallback))
+                if self.plan.deepcache:
+                    stack.enter_context(deepcache.deepcache(pipe.unet, self.plan.deepcache))
             yield

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 
 import numpy as np
@@ -210,3 +211,63 @@ def test_each_runtime_runs_the_export_as_pytorch_does(tiny_sd_dir, tmp_path, mon
     kept = first.copy()
     second = runner.run(zeros + 1, 900.0, -ones)
     assert not np.array_equal(first, second) and np.array_equal(first, kept)
+
+
+def test_a_cached_step_written_out_equals_the_hooked_one(tiny_sd_dir):
+    """``shallow_step`` (what a cached step runs when full steps are compiled) gives what
+    DeepCache's hooks give, from the deep features the full step left."""
+    from polymodal.diffusion.backends import deepcache
+
+    unet = resident_unet(tiny_sd_dir)
+    generator = torch.Generator().manual_seed(3)
+    first, second = (torch.randn(2, 4, 8, 8, generator=generator) for _ in range(2))
+    states = torch.randn(2, 77, 16, generator=generator)
+    with torch.inference_mode():
+        with deepcache.deepcache(unet, 3), onnx.deep_features(unet) as seen:
+            unet(first, 900, encoder_hidden_states=states)
+            hooked = unet(second, 850, encoder_hidden_states=states).sample
+        written = deepcache.shallow_step(unet, second, torch.tensor(850), states, seen[0])
+        full = unet(second, 850, encoder_hidden_states=states).sample
+    assert len(seen) == 2 and torch.equal(seen[0], seen[1]), "the cached step read new features"
+    assert torch.allclose(written, hooked, atol=1e-6)
+    assert not torch.allclose(written, full, atol=1e-3), "the cached step was a full one"
+
+
+def test_fast_runs_its_full_steps_compiled_and_matches_deepcache_in_pytorch(
+    tiny_sd_dir, monkeypatch
+):
+    monkeypatch.setattr(speed, "_int8_applies", lambda *a: False)  # compare fp32 with fp32
+    eager = pixels(polymodal.generate("a green door", model=tiny_sd_dir, speed="fast", **FAST))
+    monkeypatch.setattr(speed, "ONNX_MIN_PARAMETERS", 0)
+    onnx.EXPORTS.clear()
+    unload(family="diffusion")
+    compiled = polymodal.generate("a green door", model=tiny_sd_dir, speed="fast", **FAST)
+    shapes = [key for key in load(str(tiny_sd_dir), "diffusion").compiled if hasattr(key, "deep")]
+    assert len(onnx.EXPORTS) == 1 and [shape.deep for shape in shapes] == [True]
+    unet = resident_unet(tiny_sd_dir)
+    deep_runs = []  # counted after the export and its parity check, which run PyTorch
+    handle = unet.mid_block.resnets[0].register_forward_hook(lambda *_: deep_runs.append(1))
+    try:
+        again = polymodal.generate("a green door", model=tiny_sd_dir, speed="fast", **FAST)
+    finally:
+        handle.remove()
+    assert deep_runs == [], "a deep block ran in PyTorch: the full steps were not compiled"
+    assert np.array_equal(pixels(again), pixels(compiled))
+    assert np.abs(pixels(compiled) - eager).max() <= 2
+    unload(family="diffusion")
+
+
+def test_a_new_export_removes_the_one_it_supersedes(tiny_sd_dir):
+    """An upgrade re-exports (the key holds the library versions): the export of the same
+    weights and shape under the old versions goes, other models' exports stay."""
+    unet = resident_unet(tiny_sd_dir)
+    size = int(unet.config.sample_size)
+    shape = onnx.Shape(batch=1, height=size, width=size, tokens=77, channels=4, context=16)
+    parent = onnx.export_dir(unet, shape).parent
+    parent.mkdir(parents=True, exist_ok=True)
+    mine = {"shape": vars(shape), "weights": onnx.weights_digest(unet), "versions": "torch1-old"}
+    for name, meta in {"old": mine, "other-model": {**mine, "weights": "0123"}}.items():
+        (parent / name).mkdir(exist_ok=True)
+        (parent / name / "meta.json").write_text(json.dumps(meta))
+    assert isinstance(onnx.prepare(unet, shape, threads=1), onnx.OnnxUNet)
+    assert not (parent / "old").exists() and (parent / "other-model").exists()

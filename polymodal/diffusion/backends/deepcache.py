@@ -28,7 +28,7 @@ HOOK = "polymodal_deepcache"
 DEFAULT_INTERVAL = 3  # the paper's N=3 keeps quality closest to the full model among its gains
 
 
-class _Schedule:
+class Schedule:
     """Which step the UNet is on, and whether it is a full one (every ``interval``-th)."""
 
     def __init__(self, interval: int) -> None:
@@ -49,7 +49,7 @@ def _hook_classes() -> tuple[type, type]:
     class Count(ModelHook):
         """On the UNet itself: counts its calls (one per step: guidance runs as one batch)."""
 
-        def __init__(self, schedule: _Schedule) -> None:
+        def __init__(self, schedule: Schedule) -> None:
             super().__init__()
             self.schedule = schedule
 
@@ -62,7 +62,7 @@ def _hook_classes() -> tuple[type, type]:
     class Reuse(ModelHook):
         """On a deep module: runs and remembers on full steps, replays on the others."""
 
-        def __init__(self, schedule: _Schedule) -> None:
+        def __init__(self, schedule: Schedule) -> None:
             super().__init__()
             self.schedule = schedule
             self.output: Any = None
@@ -89,8 +89,30 @@ def deep_modules(unet: Any) -> list[Any]:
     return skipped
 
 
+def shallow_step(unet: Any, sample: Any, timestep: Any, states: Any, deep: Any) -> Any:
+    """A cached step's noise prediction from the deep features of the last full step (see
+    :func:`~polymodal.diffusion.backends.onnx.deep_features`): what :func:`deepcache`'s hooks
+    leave running, written out for a UNet whose full steps run compiled (SD 1.x/2.x: no class
+    or added embeddings), so no deep module is touched: the time embedding, ``conv_in``, the
+    last up block's final resnet (and attention) on ``[deep, conv_in]``, then ``conv_out``."""
+    import torch
+
+    emb = unet.time_embedding(unet.get_time_embed(sample=sample, timestep=timestep), None)
+    if unet.time_embed_act is not None:
+        emb = unet.time_embed_act(emb)
+    hidden = unet.conv_in(sample)
+    last = unet.up_blocks[-1]
+    hidden = last.resnets[-1](torch.cat([deep, hidden], dim=1), emb)
+    attentions = getattr(last, "attentions", None)
+    if attentions:
+        hidden = attentions[-1](hidden, encoder_hidden_states=states, return_dict=False)[0]
+    if unet.conv_norm_out is not None:
+        hidden = unet.conv_act(unet.conv_norm_out(hidden))
+    return unet.conv_out(hidden)
+
+
 @contextlib.contextmanager
-def deepcache(unet: Any, interval: int = DEFAULT_INTERVAL) -> Iterator[_Schedule]:
+def deepcache(unet: Any, interval: int = DEFAULT_INTERVAL) -> Iterator[Schedule]:
     """Within the block, ``unet`` runs fully on one step in ``interval`` (the first included)
     and reuses its deep features on the others; the hooks come off on exit.
 
@@ -100,10 +122,10 @@ def deepcache(unet: Any, interval: int = DEFAULT_INTERVAL) -> Iterator[_Schedule
     from diffusers.hooks import HookRegistry
 
     if interval < 2:  # every step full: nothing to cache
-        yield _Schedule(1)
+        yield Schedule(1)
         return
     count, reuse = _hook_classes()
-    schedule = _Schedule(interval)
+    schedule = Schedule(interval)
     modules = [unet, *deep_modules(unet)]
     registries = [HookRegistry.check_if_exists_or_initialize(m) for m in modules]
     registries[0].register_hook(count(schedule), HOOK)

@@ -10,7 +10,7 @@ ONNX Runtime runs op by op. Both read the same ONNX file, so only the runtime di
 The export (minutes for SD 1.5's 3.4 GB UNet on two cores) is paid once per model, shape and
 library versions: it lives under the cache directory (``$POLYMODAL_HOME/cache/diffusion-unet/
 <key>``), keyed by a digest of the UNet's configuration and weights, the input shapes (static:
-batch, latent size, prompt tokens) and the torch / diffusers / onnxruntime versions, so a new
+batch, latent size, prompt tokens) and the torch / diffusers / runtime versions, so a new
 LoRA-free request of the same shape loads the file and compiles nothing (OpenVINO's own
 compile from the file takes seconds). A first run reports a ``compile`` progress stage, so the
 user sees why it waits.
@@ -65,6 +65,8 @@ class Shape:
     tokens: int
     channels: int
     context: int
+    #: Also output the deep features DeepCache reuses (see :func:`deep_features`).
+    deep: bool = False
 
     def sample(self) -> tuple[int, int, int, int]:
         return (self.batch, self.channels, self.height, self.width)
@@ -132,7 +134,7 @@ def export_dir(unet: Any, shape: Shape) -> Path:
     return settings().cache_dir / "diffusion-unet" / key
 
 
-def _wrapper(unet: Any) -> Any:
+def _wrapper(unet: Any, deep: bool) -> Any:
     import torch
 
     class Forward(torch.nn.Module):
@@ -141,9 +143,29 @@ def _wrapper(unet: Any) -> Any:
             self.unet = unet
 
         def forward(self, sample: Any, timestep: Any, states: Any) -> Any:
-            return self.unet(sample, timestep, encoder_hidden_states=states, return_dict=False)[0]
+            with deep_features(self.unet) as seen:
+                out = self.unet(sample, timestep, encoder_hidden_states=states, return_dict=False)
+            return (out[0], seen[0]) if deep else out[0]
 
     return Forward().eval()
+
+
+@contextlib.contextmanager
+def deep_features(unet: Any) -> Iterator[list[Any]]:
+    """Within the block, each UNet call appends to the yielded list the deep features its last
+    layer reads beside ``conv_in``'s skip connection: the input of the last up block's final
+    resnet without the skip's channels. DeepCache's cached steps start from them."""
+    skip = int(unet.config.block_out_channels[0])  # conv_in's output channels
+    seen: list[Any] = []
+
+    def keep(module: Any, args: tuple[Any, ...]) -> None:
+        seen.append(args[0][:, :-skip])  # the block concatenates [deep, skip] on channels
+
+    handle = unet.up_blocks[-1].resnets[-1].register_forward_pre_hook(keep)
+    try:
+        yield seen
+    finally:
+        handle.remove()
 
 
 def export(unet: Any, shape: Shape, folder: Path) -> None:
@@ -158,24 +180,24 @@ def export(unet: Any, shape: Shape, folder: Path) -> None:
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            _wrapper(unet),
+            _wrapper(unet, shape.deep),
             args,
             str(folder / MODEL_FILE),
             input_names=["sample", "timestep", "states"],
-            output_names=["noise"],
+            output_names=["noise", "deep"] if shape.deep else ["noise"],
             opset_version=OPSET,
             dynamo=False,
         )
     EXPORTS.append(folder)
 
 
-Compiled = Callable[[dict[str, np.ndarray]], np.ndarray]
+Compiled = Callable[[dict[str, np.ndarray]], list[np.ndarray]]
 
 
-def compile_export(path: Path, threads: int, name: str | None = None) -> Compiled:
-    """The export at ``path`` compiled for the CPU by ``name`` (default :func:`runtime`) on
-    ``threads`` threads: a function from the input arrays to the first output."""
-    if (name or runtime()) == "openvino":
+def compile_export(path: Path, threads: int) -> Compiled:
+    """The export at ``path`` compiled for the CPU by :func:`runtime` on ``threads`` threads:
+    a function from the input arrays to the outputs."""
+    if runtime() == "openvino":
         return _openvino(path, threads)
     return _onnxruntime(path, threads)
 
@@ -193,9 +215,10 @@ def _openvino(path: Path, threads: int) -> Compiled:
     }
     request = core.compile_model(core.read_model(str(path)), "CPU", config).create_infer_request()
 
-    def run(feeds: dict[str, np.ndarray]) -> np.ndarray:
-        # The request reuses its output buffer on the next call: copy it out.
-        return np.array(request.infer(feeds)[0], dtype=np.float32, copy=True)
+    def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        # The request reuses its output buffers on the next call: copy them out.
+        outputs = request.infer(feeds)
+        return [np.array(outputs[i], dtype=np.float32, copy=True) for i in range(len(outputs))]
 
     return run
 
@@ -211,7 +234,7 @@ def _onnxruntime(path: Path, threads: int) -> Compiled:
     options.log_severity_level = 3
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return lambda feeds: session.run(None, feeds)[0]
+    return lambda feeds: session.run(None, feeds)
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -228,6 +251,11 @@ class OnnxUNet:
         self._lock = threading.Lock()
 
     def run(self, sample: np.ndarray, timestep: float, states: np.ndarray) -> np.ndarray:
+        """The noise prediction."""
+        return self.outputs(sample, timestep, states)[0]
+
+    def outputs(self, sample: np.ndarray, timestep: float, states: np.ndarray) -> list[np.ndarray]:
+        """The noise prediction, then the deep features where the export has them."""
         feeds = {
             "sample": np.ascontiguousarray(sample, dtype=np.float32),
             "timestep": np.array([timestep], dtype=np.float32),
@@ -238,16 +266,19 @@ class OnnxUNet:
 
 
 def parity(unet: Any, runner: OnnxUNet) -> float:
-    """The cosine of the export's noise prediction with PyTorch's on seeded sample inputs."""
+    """The cosine of the export's noise prediction with PyTorch's on seeded sample inputs
+    (the lower of it and the deep features' cosine, for a ``deep`` export)."""
     import torch
 
     generator = torch.Generator().manual_seed(0)
     sample = torch.randn(runner.shape.sample(), generator=generator)
     states = torch.randn(runner.shape.states(), generator=generator)
-    with torch.inference_mode():
-        expected = unet(sample, 481, encoder_hidden_states=states, return_dict=False)[0]
-    got = runner.run(sample.numpy(), 481.0, states.numpy())
-    return cosine(expected.numpy(), got)
+    with torch.inference_mode(), deep_features(unet) as seen:
+        expected = [unet(sample, 481, encoder_hidden_states=states, return_dict=False)[0]]
+    if runner.shape.deep:
+        expected.append(seen[0])
+    got = runner.outputs(sample.numpy(), 481.0, states.numpy())
+    return min(cosine(want.numpy(), have) for want, have in zip(expected, got, strict=True))
 
 
 Exporter = Callable[[Any, Shape, Path], None]
@@ -301,12 +332,29 @@ def _make(unet: Any, shape: Shape, folder: Path, threads: int, exporter: Exporte
                 child.unlink()
             reason = f"export failed: {type(exc).__name__}: {str(exc)[:200]}"
             meta = {"ok": False, "cosine": None, "reason": reason}
-        meta |= {"shape": vars(shape), "versions": versions()}
+        meta |= {"shape": vars(shape), "versions": versions(), "weights": weights_digest(unet)}
         write_atomic(work / "meta.json", json.dumps(meta, indent=2))
         with contextlib.suppress(OSError):  # another process finished first: keep theirs
             os.rename(work, folder)
+            _remove_superseded(folder, meta)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _remove_superseded(folder: Path, meta: dict[str, Any]) -> None:
+    """Delete the exports this one replaces: the same weights and shape made under other
+    library versions (an upgrade re-exports, and each export is gigabytes)."""
+    for other in folder.parent.iterdir():
+        if other == folder or other.name.startswith("."):
+            continue
+        try:
+            old = json.loads((other / "meta.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        same = old.get("weights") == meta["weights"] and old.get("shape") == meta["shape"]
+        if same and old.get("versions") != meta["versions"]:
+            log.info("Removing the UNet export %s, made under %s.", other.name, old["versions"])
+            shutil.rmtree(other, ignore_errors=True)
 
 
 def _timestep(value: Any) -> float | None:
@@ -351,5 +399,47 @@ def onnx_unet(unet: Any, runner: OnnxUNet) -> Iterator[None]:
     registry.register_hook(Run(), HOOK)
     try:
         yield
+    finally:
+        registry.remove_hook(HOOK, recurse=False)
+
+
+@contextlib.contextmanager
+def compiled_deepcache(unet: Any, runner: OnnxUNet, interval: int) -> Iterator[Any]:
+    """DeepCache with its full steps compiled: within the block, one UNet call in ``interval``
+    (the first included) runs the ``deep`` export, which also returns the deep features; the
+    calls between run :func:`~polymodal.diffusion.backends.deepcache.shallow_step` in
+    PyTorch from them. Calls the export does not match run in PyTorch, uncached."""
+    import torch
+    from diffusers.hooks import HookRegistry, ModelHook
+    from diffusers.models.unets.unet_2d_condition import UNet2DConditionOutput
+
+    from polymodal.diffusion.backends.deepcache import Schedule, shallow_step
+
+    schedule = Schedule(interval)
+
+    class Run(ModelHook):
+        deep: Any = None
+
+        def new_forward(self, module: Any, sample: Any, timestep: Any, *args: Any, **kw: Any):
+            states = args[0] if args else kw.pop("encoder_hidden_states", None)
+            rest = args[1:]
+            if rest or not _matches(runner, sample, states, kw):
+                if not args:
+                    kw["encoder_hidden_states"] = states
+                return self.fn_ref.original_forward(sample, timestep, *args, **kw)
+            schedule.calls += 1
+            if schedule.reuse and self.deep is not None:
+                out = shallow_step(module, sample, timestep, states, self.deep)
+            else:
+                schedule.full_steps += 1
+                noise, deep = runner.outputs(sample.numpy(), _timestep(timestep), states.numpy())
+                self.deep = torch.from_numpy(deep).to(sample.dtype)
+                out = torch.from_numpy(noise).to(sample.dtype)
+            return (out,) if kw.get("return_dict") is False else UNet2DConditionOutput(out)
+
+    registry = HookRegistry.check_if_exists_or_initialize(unet)
+    registry.register_hook(Run(), HOOK)
+    try:
+        yield schedule
     finally:
         registry.remove_hook(HOOK, recurse=False)
