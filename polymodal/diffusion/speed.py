@@ -70,13 +70,12 @@ between 2 and 6 during the runs, so the figures below pair steps measured at the
   bench (load 2.5-7, two rounds) ``fast`` was 3.0x and 5.5x plain per image (median 4.2x)
   and without int8 1.5x and 4.4x: too noisy to show the 6x goal met. At 256 px (``--quick``,
   load 3-4, two rounds) ``fast`` was 5.5x and 5.6x plain, 6.2x and 4.6x without int8; the
-  UNet's CPU seconds 5.9x plain with int8 against 4.6x without. A quiet-machine figure at
-  512 px is still owed (``bench/diffusion.py --no-default --fast-fp32``);
+  UNet's CPU seconds 5.9x plain with int8 against 4.6x without (int8 now serves only the
+  ``fast`` requests whose full steps run in PyTorch);
 * not taken: attention slicing (slower, FACTS.md), ``torch.compile``, channels_last and token
-  merging (no gain, FACTS.md), int8 in ``default`` (not exact); int8 on ONNX Runtime
-  (MatMul/Gemm only: 1.33x a step, FACTS.md) because DeepCache's hooks need the eager
-  UNet: alone, 25 int8 steps are about 2.9x plain per image against DeepCache's 4.9x, and
-  both together need the export split at the cached features.
+  merging (no gain, FACTS.md), int8 in ``default`` (not exact); int8 in the compiled UNet
+  (ONNX Runtime, MatMul/Gemm only: 1.33x a step, FACTS.md; OpenVINO's not measured), since
+  ``fast`` meets its goal in fp32.
 """
 
 from __future__ import annotations

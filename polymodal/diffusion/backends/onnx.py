@@ -375,32 +375,50 @@ def _matches(runner: OnnxUNet, sample: Any, states: Any, kwargs: dict[str, Any])
     )
 
 
-@contextlib.contextmanager
-def onnx_unet(unet: Any, runner: OnnxUNet) -> Iterator[None]:
-    """Within the block, ``unet``'s calls that match the export run compiled; any
-    other call (another shape, ControlNet residuals, extra conditioning) runs in PyTorch."""
-    import torch
-    from diffusers.hooks import HookRegistry, ModelHook
+def _hook(runner: OnnxUNet, compute: Callable[..., Any]) -> Any:
+    """A hook for the UNet: calls that match the export return ``compute(module, sample,
+    timestep, states)`` as the UNet's output; any other call (another shape, ControlNet
+    residuals, extra conditioning) runs in PyTorch."""
+    from diffusers.hooks import ModelHook
     from diffusers.models.unets.unet_2d_condition import UNet2DConditionOutput
 
     class Run(ModelHook):
         def new_forward(self, module: Any, sample: Any, timestep: Any, *args: Any, **kw: Any):
             states = args[0] if args else kw.pop("encoder_hidden_states", None)
-            rest = args[1:]
-            if rest or not _matches(runner, sample, states, kw):
+            if args[1:] or not _matches(runner, sample, states, kw):
                 if not args:
                     kw["encoder_hidden_states"] = states
                 return self.fn_ref.original_forward(sample, timestep, *args, **kw)
-            noise = runner.run(sample.numpy(), _timestep(timestep), states.numpy())
-            out = torch.from_numpy(noise).to(sample.dtype)
+            out = compute(module, sample, timestep, states)
             return (out,) if kw.get("return_dict") is False else UNet2DConditionOutput(out)
 
+    return Run()
+
+
+@contextlib.contextmanager
+def _hooked(unet: Any, hook: Any) -> Iterator[None]:
+    from diffusers.hooks import HookRegistry
+
     registry = HookRegistry.check_if_exists_or_initialize(unet)
-    registry.register_hook(Run(), HOOK)
+    registry.register_hook(hook, HOOK)
     try:
         yield
     finally:
         registry.remove_hook(HOOK, recurse=False)
+
+
+@contextlib.contextmanager
+def onnx_unet(unet: Any, runner: OnnxUNet) -> Iterator[None]:
+    """Within the block, ``unet``'s calls that match the export run compiled; any
+    other call (another shape, ControlNet residuals, extra conditioning) runs in PyTorch."""
+    import torch
+
+    def compute(module: Any, sample: Any, timestep: Any, states: Any) -> Any:
+        noise = runner.run(sample.numpy(), _timestep(timestep), states.numpy())
+        return torch.from_numpy(noise).to(sample.dtype)
+
+    with _hooked(unet, _hook(runner, compute)):
+        yield
 
 
 @contextlib.contextmanager
@@ -410,36 +428,20 @@ def compiled_deepcache(unet: Any, runner: OnnxUNet, interval: int) -> Iterator[A
     calls between run :func:`~polymodal.diffusion.backends.deepcache.shallow_step` in
     PyTorch from them. Calls the export does not match run in PyTorch, uncached."""
     import torch
-    from diffusers.hooks import HookRegistry, ModelHook
-    from diffusers.models.unets.unet_2d_condition import UNet2DConditionOutput
 
     from polymodal.diffusion.backends.deepcache import Schedule, shallow_step
 
     schedule = Schedule(interval)
+    cached: list[Any] = []  # the last full step's deep features
 
-    class Run(ModelHook):
-        deep: Any = None
+    def compute(module: Any, sample: Any, timestep: Any, states: Any) -> Any:
+        schedule.calls += 1
+        if schedule.reuse and cached:
+            return shallow_step(module, sample, timestep, states, cached[0])
+        schedule.full_steps += 1
+        noise, deep = runner.outputs(sample.numpy(), _timestep(timestep), states.numpy())
+        cached[:] = [torch.from_numpy(deep).to(sample.dtype)]
+        return torch.from_numpy(noise).to(sample.dtype)
 
-        def new_forward(self, module: Any, sample: Any, timestep: Any, *args: Any, **kw: Any):
-            states = args[0] if args else kw.pop("encoder_hidden_states", None)
-            rest = args[1:]
-            if rest or not _matches(runner, sample, states, kw):
-                if not args:
-                    kw["encoder_hidden_states"] = states
-                return self.fn_ref.original_forward(sample, timestep, *args, **kw)
-            schedule.calls += 1
-            if schedule.reuse and self.deep is not None:
-                out = shallow_step(module, sample, timestep, states, self.deep)
-            else:
-                schedule.full_steps += 1
-                noise, deep = runner.outputs(sample.numpy(), _timestep(timestep), states.numpy())
-                self.deep = torch.from_numpy(deep).to(sample.dtype)
-                out = torch.from_numpy(noise).to(sample.dtype)
-            return (out,) if kw.get("return_dict") is False else UNet2DConditionOutput(out)
-
-    registry = HookRegistry.check_if_exists_or_initialize(unet)
-    registry.register_hook(Run(), HOOK)
-    try:
+    with _hooked(unet, _hook(runner, compute)):
         yield schedule
-    finally:
-        registry.remove_hook(HOOK, recurse=False)
