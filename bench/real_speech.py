@@ -231,16 +231,22 @@ def diarize_row(sides: Sides, item: Item, truth, ours_seconds: float, total) -> 
     options = api.SpeakerOptions(speakers="auto")
     duration = len(decode(item.path)) / SAMPLE_RATE
     start = time.perf_counter()
-    diarization = api.diarize(item.path, options)
+    try:
+        diarization = api.diarize(item.path, options)
+        found = [(t.start, t.end, t.speaker) for t in diarization.turns]
+    except api.PolymodalError as exc:  # "no speech": every reference second is missed
+        found, diarization = [], None
+        error = str(exc)
     seconds = time.perf_counter() - start
-    found = [(t.start, t.end, t.speaker) for t in diarization.turns]
     row = {
         "file": item.name,
         **der(truth, found, duration, total),
-        "found": len(diarization.labels),
+        "found": len(diarization.labels) if diarization else 0,
         "true": len({who for *_, who in truth}),
         "diarize_s": round(seconds, 2),
     }
+    if diarization is None:
+        row["diarize_error"] = error
     start = time.perf_counter()
     try:
         api.transcribe(item.path, model=sides.model, speakers=options)
