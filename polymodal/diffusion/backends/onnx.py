@@ -3,9 +3,9 @@ run by OpenVINO (or ONNX Runtime where OpenVINO is not installed).
 
 Why OpenVINO first: on two Zen 3 cores (``bench/diffusion.py``, SD 1.5 at 512 px with
 guidance, one process at a time) OpenVINO 2026.4 ran a step in 8.6-9.1 s against PyTorch
-eager's 11.4-13.1 s (about 1.35x) and ONNX Runtime 1.32's 10.3-11.9 s on the same export:
-OpenVINO fuses the attention (softmax of a 4096 x 4096 score matrix per head at 512 px) that
-ONNX Runtime runs op by op. Both read the same ONNX file, so only the runtime differs.
+eager's 11.4-13.1 s (about 1.35x) and ONNX Runtime 1.32's 10.3-11.9 s on the same export,
+most likely because OpenVINO fuses the attention (a softmax over a 4096 x 4096 score matrix
+per head at 512 px) that ONNX Runtime runs op by op. Both read the same ONNX file.
 
 The export (minutes for SD 1.5's 3.4 GB UNet on two cores) is paid once per model, shape and
 library versions: it lives under the cache directory (``$POLYMODAL_HOME/cache/diffusion-unet/
