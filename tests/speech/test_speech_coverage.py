@@ -120,11 +120,15 @@ def test_quiet_far_field_speech_is_heard():
 @needs_data
 @pytest.mark.slow
 def test_a_sentence_stretched_over_skipped_speech_does_not_hide_it(base):
-    """AMI trn07: Whisper's timestamps stretched its one sentence over 8-30 s, so no heard
-    speech looked uncovered and 9 words came out where plain faster-whisper gives 24 (all
-    inside the reference turns). Bounded by its words, the skipped speech is decoded again."""
+    """AMI trn07: Whisper's timestamps stretched its one sentence ("Did you guys actually had
+    sort of interaction out?", 9 words) over 8-30 s, so no heard speech looked uncovered and
+    those 9 words were all, where plain faster-whisper gives 24 (all inside the reference
+    turns). Bounded by its words, the skipped speech is decoded again. What that gives is
+    quiet far-field speech read by the temperature fallback's sampling: 10 to 22 words over
+    the random draws seen (the seed is fixed per process, so a run repeats), hence "more
+    than the one sentence" rather than a count."""
     transcript = base.transcribe(DATA / "ami" / "trn07.wav")
-    assert len(transcript.text.split()) >= 15, transcript.text
+    assert len(transcript.text.split()) > 9, transcript.text
     assert all(s.end - s.start < 15 for s in transcript.segments), transcript.segments
 
 
