@@ -127,6 +127,11 @@ def _parameters(module: Any) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+def _fp32_mb(module: Any) -> float:
+    """The module's weights in fp32, in MB: what a compiled copy of them holds."""
+    return _parameters(module) * 4 / 2**20
+
+
 def _unet_backend(model: Any, options: Any, device: str) -> tuple[str, str | None]:
     """``"onnx"`` when the export can serve this request and pays off, else why not."""
     from polymodal.diffusion.backends import onnx
@@ -138,7 +143,7 @@ def _unet_backend(model: Any, options: Any, device: str) -> tuple[str, str | Non
         return "torch", None
     if any(lora.scale for lora in options.loras) or options.control is not None:
         return "torch", None  # the export holds the base UNet only
-    unet_mb = _parameters(unet) * 4 / 2**20
+    unet_mb = _fp32_mb(unet)
     if memory.free_memory_mb() < unet_mb * ONNX_MEMORY_FACTOR + memory.HEADROOM_MB:
         return "torch", "Not enough free memory to compile the UNet: eager."
     return "onnx", None
@@ -251,7 +256,7 @@ class Accelerator:
             threads = torch.get_num_threads()
             compiled[shape] = onnx.prepare(unet, shape, threads=threads, on_compile=self._compiling)
             if isinstance(compiled[shape], onnx.OnnxUNet):  # the runtime's copy of the weights
-                grew(self.model, _parameters(unet) * 4 / 2**20)
+                grew(self.model, _fp32_mb(unet))
         runner = compiled[shape]
         if isinstance(runner, onnx.Fallback):
             if runner.reason not in self.notes:  # once per request, however many images
